@@ -1,0 +1,1 @@
+"""Protocol-neutral domain: model, translators and projections as pure functions."""

@@ -1,0 +1,125 @@
+"""The frame envelope: the versioned contract of topic `ocpp.frames`.
+
+One event per OCPP frame (in or out) and per connect/disconnect. The raw OCPP-J text is kept
+byte-exact in `frame`, so every projection can be rebuilt from Kafka and any dispute replayed.
+Kafka key = station id (one station's history stays ordered in one partition); headers carry
+`proto` and `action` so consumers can filter without decoding the value.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+ENVELOPE_VERSION = 1
+
+Direction = Literal["in", "out"]
+Kind = Literal["call", "result", "error", "connect", "disconnect"]
+
+DIRECTIONS: frozenset[str] = frozenset({"in", "out"})
+KINDS: frozenset[str] = frozenset({"call", "result", "error", "connect", "disconnect"})
+_REQUIRED = ("v", "id", "ts", "station", "gw", "conn", "proto", "dir", "kind", "uid", "action")
+
+
+class EnvelopeError(ValueError):
+    """An event on `ocpp.frames` that does not follow the envelope contract."""
+
+
+def new_event_id(ts_ms: int) -> str:
+    """A unique, time-ordered event id: 48-bit milliseconds + 64 random bits, as hex."""
+    return f"{ts_ms:012x}{random.getrandbits(64):016x}"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEnvelope:
+    id: str
+    ts: int
+    station: str
+    gw: str
+    conn: str
+    proto: str
+    dir: Direction
+    kind: Kind
+    uid: str = ""
+    action: str = ""
+    frame: str = ""
+    # Set on inbound frames the gateway rejected (the CALLERROR code it answered), so a rejected
+    # frame is still archived and visibly flagged rather than silently dropped.
+    err: str = ""
+    v: int = ENVELOPE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "v": self.v,
+            "id": self.id,
+            "ts": self.ts,
+            "station": self.station,
+            "gw": self.gw,
+            "conn": self.conn,
+            "proto": self.proto,
+            "dir": self.dir,
+            "kind": self.kind,
+            "uid": self.uid,
+            "action": self.action,
+            "frame": self.frame,
+        }
+        if self.err:
+            d["err"] = self.err
+        return d
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [("proto", self.proto.encode()), ("action", self.action.encode())]
+
+    def key(self) -> bytes:
+        return self.station.encode()
+
+    def ocpp_message(self) -> list[Any] | None:
+        """The parsed OCPP-J array, or None when the frame is not a valid JSON array."""
+        if not self.frame:
+            return None
+        try:
+            msg = orjson.loads(self.frame)
+        except orjson.JSONDecodeError:
+            return None
+        return msg if isinstance(msg, list) else None
+
+
+def decode(raw: bytes) -> FrameEnvelope:
+    """Parse one `ocpp.frames` value; raises EnvelopeError with the reason when it is invalid."""
+    try:
+        d = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"not JSON: {exc}") from exc
+    if not isinstance(d, dict):
+        raise EnvelopeError("envelope is not a JSON object")
+    missing = [k for k in _REQUIRED if k not in d]
+    if missing:
+        raise EnvelopeError(f"missing fields: {', '.join(missing)}")
+    if d["v"] != ENVELOPE_VERSION:
+        raise EnvelopeError(f"unsupported envelope version {d['v']!r}")
+    if d["dir"] not in DIRECTIONS:
+        raise EnvelopeError(f"invalid dir {d['dir']!r}")
+    if d["kind"] not in KINDS:
+        raise EnvelopeError(f"invalid kind {d['kind']!r}")
+    if not isinstance(d["ts"], int):
+        raise EnvelopeError("ts must be epoch milliseconds (integer)")
+    return FrameEnvelope(
+        id=str(d["id"]),
+        ts=d["ts"],
+        station=str(d["station"]),
+        gw=str(d["gw"]),
+        conn=str(d["conn"]),
+        proto=str(d["proto"]),
+        dir=d["dir"],
+        kind=d["kind"],
+        uid=str(d["uid"]),
+        action=str(d["action"]),
+        frame=str(d.get("frame", "")),
+        err=str(d.get("err", "")),
+    )

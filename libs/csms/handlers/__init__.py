@@ -1,0 +1,58 @@
+"""Answers to charger-initiated CALLs: one module per action per version, explicit route tables.
+
+A handler is `async (CallContext) -> response payload`. Decisions that need shared state (1.6
+transaction ids, authorization) come through the injected `Decisions`; everything else is answered
+locally from the request and the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from csms.protocol.versions import OcppVersion
+
+
+class Decisions(Protocol):
+    """Answers the gateway cannot give from the frame alone (read models in Redis)."""
+
+    heartbeat_interval_s: int
+
+    async def next_transaction_id(self) -> int:
+        """A 1.6 transactionId unique across every gateway of the network."""
+        ...
+
+    async def authorize(self, id_token: str) -> str:
+        """The authorization status of an id token: Accepted, Blocked, Expired, Invalid…"""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    station: str
+    version: OcppVersion
+    payload: dict[str, Any]
+    now_ms: int
+    decisions: Decisions
+
+
+Handler = Callable[[CallContext], Awaitable[dict[str, Any]]]
+
+
+def iso_time(ms: int) -> str:
+    """Epoch milliseconds as the ISO 8601 UTC text OCPP uses (…T12:00:00.000Z)."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def routes(version: OcppVersion) -> Mapping[str, Handler]:
+    """The route table of one version: action -> handler."""
+    from csms.handlers import v16, v21, v201
+
+    tables: dict[OcppVersion, Mapping[str, Handler]] = {
+        OcppVersion.V16: v16.ROUTES,
+        OcppVersion.V201: v201.ROUTES,
+        OcppVersion.V21: v21.ROUTES,
+    }
+    return tables[version]

@@ -1,0 +1,9 @@
+"""1.6 DataTransfer: no vendor extension is registered yet, so every vendor id is unknown."""
+
+from typing import Any
+
+from csms.handlers import CallContext
+
+
+async def handle(ctx: CallContext) -> dict[str, Any]:
+    return {"status": "UnknownVendorId"}

@@ -1,0 +1,13 @@
+"""1.6 StartTransaction: the CSMS allocates the network-wide integer transactionId."""
+
+from typing import Any
+
+from csms.handlers import CallContext
+
+
+async def handle(ctx: CallContext) -> dict[str, Any]:
+    status = await ctx.decisions.authorize(ctx.payload["idTag"])
+    # A transactionId is allocated even for a rejected idTag: the station has already started
+    # (it may have been offline) and will stop the transaction itself, quoting this id.
+    transaction_id = await ctx.decisions.next_transaction_id()
+    return {"transactionId": transaction_id, "idTagInfo": {"status": status}}

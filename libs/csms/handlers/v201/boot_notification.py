@@ -1,0 +1,13 @@
+"""2.0.1 BootNotification: accept the station and tell it the heartbeat interval."""
+
+from typing import Any
+
+from csms.handlers import CallContext, iso_time
+
+
+async def handle(ctx: CallContext) -> dict[str, Any]:
+    return {
+        "status": "Accepted",
+        "currentTime": iso_time(ctx.now_ms),
+        "interval": ctx.decisions.heartbeat_interval_s,
+    }

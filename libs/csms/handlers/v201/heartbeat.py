@@ -1,0 +1,9 @@
+"""2.0.1 Heartbeat: the CSMS's clock."""
+
+from typing import Any
+
+from csms.handlers import CallContext, iso_time
+
+
+async def handle(ctx: CallContext) -> dict[str, Any]:
+    return {"currentTime": iso_time(ctx.now_ms)}

@@ -1,0 +1,1 @@
+"""OCPP-J protocol layer: versions, RPC framing, error codes and precompiled schema validation."""

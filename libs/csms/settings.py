@@ -1,0 +1,127 @@
+"""Runtime settings, read once from the environment.
+
+Every process of the CSMS takes its configuration from environment variables (the twelve-factor
+way that Kubernetes ConfigMaps expect). Defaults are the local stack of `make up`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_STATE_DIR = Path(os.environ.get("CSMS_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Kafka topic names. A prefix isolates test runs that share one broker."""
+
+    prefix: str = ""
+
+    @property
+    def frames(self) -> str:
+        return f"{self.prefix}ocpp.frames"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}ocpp.commands"
+
+    @property
+    def transactions(self) -> str:
+        return f"{self.prefix}csms.transactions"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}csms.status"
+
+    def all(self) -> list[str]:
+        return [self.frames, self.commands, self.transactions, self.status]
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_partitions: int = 4
+    kafka_linger_ms: int = 2
+    kafka_request_timeout_ms: int = 10_000
+    topics: Topics = field(default_factory=Topics)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    clickhouse_url: str = f"chdb://{LOCAL_STATE_DIR / 'clickhouse'}"
+    clickhouse_http_host: str = "127.0.0.1"
+    clickhouse_http_port: int = 8123
+    gateway_id: str = field(default_factory=lambda: f"gw-{socket.gethostname()}")
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 9000
+    gateway_max_frame_bytes: int = 64 * 1024
+    gateway_pipeline_window: int = 16
+    heartbeat_interval_s: int = 300
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    processors_app_id: str = "csms-processors"
+    processors_web_port: int = 6066
+    analytics_group_id: str = "csms-analytics"
+    analytics_batch_rows: int = 50_000
+    analytics_batch_seconds: float = 0.5
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        base = cls()
+        return cls(
+            kafka_bootstrap=_env("KAFKA_BOOTSTRAP", base.kafka_bootstrap),
+            kafka_partitions=_env_int("KAFKA_PARTITIONS", base.kafka_partitions),
+            kafka_linger_ms=_env_int("KAFKA_LINGER_MS", base.kafka_linger_ms),
+            kafka_request_timeout_ms=_env_int(
+                "KAFKA_REQUEST_TIMEOUT_MS", base.kafka_request_timeout_ms
+            ),
+            topics=Topics(prefix=_env("CSMS_TOPIC_PREFIX", "")),
+            redis_url=_env("REDIS_URL", base.redis_url),
+            clickhouse_url=_env("CLICKHOUSE_URL", base.clickhouse_url),
+            clickhouse_http_host=_env("CLICKHOUSE_HTTP_HOST", base.clickhouse_http_host),
+            clickhouse_http_port=_env_int("CLICKHOUSE_HTTP_PORT", base.clickhouse_http_port),
+            gateway_id=_env("GATEWAY_ID", base.gateway_id),
+            gateway_host=_env("GATEWAY_HOST", base.gateway_host),
+            gateway_port=_env_int("GATEWAY_PORT", base.gateway_port),
+            gateway_max_frame_bytes=_env_int(
+                "GATEWAY_MAX_FRAME_BYTES", base.gateway_max_frame_bytes
+            ),
+            gateway_pipeline_window=_env_int(
+                "GATEWAY_PIPELINE_WINDOW", base.gateway_pipeline_window
+            ),
+            heartbeat_interval_s=_env_int("HEARTBEAT_INTERVAL_S", base.heartbeat_interval_s),
+            api_host=_env("API_HOST", base.api_host),
+            api_port=_env_int("API_PORT", base.api_port),
+            processors_app_id=_env("PROCESSORS_APP_ID", base.processors_app_id),
+            processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
+            analytics_group_id=_env("ANALYTICS_GROUP_ID", base.analytics_group_id),
+            analytics_batch_rows=_env_int("ANALYTICS_BATCH_ROWS", base.analytics_batch_rows),
+            analytics_batch_seconds=_env_float(
+                "ANALYTICS_BATCH_SECONDS", base.analytics_batch_seconds
+            ),
+        )

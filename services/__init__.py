@@ -1,0 +1,1 @@
+"""The CSMS processes: thin shells around `csms` (the shared library)."""

@@ -1,0 +1,112 @@
+"""`csms`: one command line for every CSMS process.
+
+    csms gateway | processors | analytics | api   run one service in the foreground
+    csms up                                        run all of them (the local all-in-one stack)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from csms.settings import Settings
+
+log = logging.getLogger("csms")
+
+SERVICES = ("gateway", "processors", "analytics", "api")
+
+
+def _run_service(name: str, settings: Settings) -> None:
+    # Imported lazily: each process loads only the service it runs.
+    module = importlib.import_module(f"services.{name}.main")
+    run: Callable[[Settings], None] = module.run
+    run(settings)
+
+
+def _endpoints(settings: Settings) -> list[tuple[str, str]]:
+    return [
+        ("gateway", f"ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}"),
+        ("gateway metrics", f"http://{settings.gateway_host}:{settings.gateway_port}/metrics"),
+        ("operator API", f"http://{settings.api_host}:{settings.api_port} (docs: /docs)"),
+        (
+            "ClickHouse HTTP",
+            f"http://{settings.clickhouse_http_host}:{settings.clickhouse_http_port}"
+            if settings.clickhouse_url.startswith("chdb://")
+            else settings.clickhouse_url,
+        ),
+        ("Kafka", settings.kafka_bootstrap),
+        ("Redis", settings.redis_url),
+    ]
+
+
+def _up(settings: Settings) -> int:
+    """Run every service as a child process until SIGTERM/SIGINT or until one of them dies."""
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    for name in SERVICES:
+        children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", name])
+    for what, where in _endpoints(settings):
+        print(f"  {what:<16} {where}", flush=True)
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                log.error("%s exited with code %s: stopping the stack", name, child.returncode)
+                exit_code = 1
+                stopping = True
+        time.sleep(0.5)
+    _stop_children(children)
+    return exit_code
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for name, child in children.items():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s: killing it", name, grace_s)
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            child.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="csms", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in SERVICES:
+        sub.add_parser(name, help=f"run the {name} service in the foreground")
+    sub.add_parser("up", help="run every service (local all-in-one stack)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("CSMS_LOG_LEVEL", "INFO").upper(),
+        format=f"%(asctime)s {args.command} %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.from_env()
+    if args.command == "up":
+        return _up(settings)
+    _run_service(args.command, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Prometheus metrics of the gateway, served on its own port at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONNECTIONS = Gauge("csms_gateway_connections", "Open station connections", ["proto"])
+FRAMES = Counter(
+    "csms_gateway_frames_total", "OCPP frames by action and direction", ["action", "dir"]
+)
+CALL_LATENCY = Histogram(
+    "csms_gateway_call_latency_seconds",
+    "Inbound CALL received -> CALLRESULT/CALLERROR sent (includes the Kafka ack)",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+KAFKA_ACK = Histogram(
+    "csms_gateway_kafka_ack_seconds",
+    "Frame handed to the producer -> acknowledged by Kafka (acks=all)",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+KAFKA_INFLIGHT = Gauge(
+    "csms_gateway_kafka_inflight", "Frames handed to Kafka, not yet acknowledged"
+)
+KAFKA_FAILURES = Counter("csms_gateway_kafka_failures_total", "Frames Kafka did not acknowledge")
+CALL_ERRORS = Counter("csms_gateway_callerrors_total", "CALLERRORs sent to stations", ["code"])
+HANDSHAKES_REJECTED = Counter(
+    "csms_gateway_handshakes_rejected_total", "Refused WebSocket handshakes", ["reason"]
+)

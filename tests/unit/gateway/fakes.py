@@ -1,0 +1,43 @@
+"""In-process stand-ins for the gateway's edges: a publisher that records envelopes and lets the
+test decide when (and whether) Kafka acknowledges them, and fixed decisions."""
+
+from __future__ import annotations
+
+import asyncio
+
+from csms.envelope import FrameEnvelope
+
+
+class RecordingPublisher:
+    def __init__(self, *, auto_ack: bool = True) -> None:
+        self.envelopes: list[FrameEnvelope] = []
+        self.acks: list[asyncio.Future[object]] = []
+        self.auto_ack = auto_ack
+
+    async def publish(self, env: FrameEnvelope) -> asyncio.Future[object]:
+        self.envelopes.append(env)
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        if self.auto_ack:
+            fut.set_result(None)
+        self.acks.append(fut)
+        return fut
+
+    async def publish_unawaited(self, env: FrameEnvelope) -> None:
+        await self.publish(env)
+
+    def kinds(self) -> list[tuple[str, str, str]]:
+        return [(e.dir, e.kind, e.action) for e in self.envelopes]
+
+
+class FixedDecisions:
+    def __init__(self, *, token_status: str = "Accepted", first_tx: int = 100) -> None:
+        self.heartbeat_interval_s = 300
+        self._token_status = token_status
+        self._next_tx = first_tx
+
+    async def next_transaction_id(self) -> int:
+        self._next_tx += 1
+        return self._next_tx
+
+    async def authorize(self, id_token: str) -> str:
+        return "Blocked" if id_token == "BLOCKED" else self._token_status

@@ -1,0 +1,90 @@
+import orjson
+import pytest
+
+from csms.envelope import ENVELOPE_VERSION, EnvelopeError, FrameEnvelope, decode, new_event_id
+
+
+def _env(**over: object) -> FrameEnvelope:
+    fields: dict[str, object] = dict(
+        id=new_event_id(1_700_000_000_000),
+        ts=1_700_000_000_000,
+        station="CP-1",
+        gw="gw-0",
+        conn="c1",
+        proto="ocpp1.6",
+        dir="in",
+        kind="call",
+        uid="42",
+        action="Heartbeat",
+        frame='[2,"42","Heartbeat",{}]',
+    )
+    fields.update(over)
+    return FrameEnvelope(**fields)  # type: ignore[arg-type]
+
+
+def test_round_trip_keeps_every_field_and_the_raw_frame_byte_exact() -> None:
+    env = _env(frame='[2, "42",  "Heartbeat", {}]')
+    decoded = decode(env.encode())
+    assert decoded == env
+    assert decoded.frame == '[2, "42",  "Heartbeat", {}]'
+
+
+def test_encoded_form_is_the_documented_contract() -> None:
+    d = orjson.loads(_env().encode())
+    assert set(d) == {
+        "v",
+        "id",
+        "ts",
+        "station",
+        "gw",
+        "conn",
+        "proto",
+        "dir",
+        "kind",
+        "uid",
+        "action",
+        "frame",
+    }
+    assert d["v"] == ENVELOPE_VERSION
+
+
+def test_err_is_only_present_on_rejected_frames() -> None:
+    assert "err" not in orjson.loads(_env().encode())
+    rejected = _env(err="FormationViolation")
+    assert orjson.loads(rejected.encode())["err"] == "FormationViolation"
+    assert decode(rejected.encode()).err == "FormationViolation"
+
+
+def test_key_and_headers_let_consumers_filter_without_decoding() -> None:
+    env = _env()
+    assert env.key() == b"CP-1"
+    assert dict(env.headers()) == {"proto": b"ocpp1.6", "action": b"Heartbeat"}
+
+
+def test_event_ids_are_unique_and_time_ordered() -> None:
+    ids = {new_event_id(1000) for _ in range(1000)}
+    assert len(ids) == 1000
+    assert new_event_id(1000) < new_event_id(2000)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1,2]", "not a JSON object"),
+        (b'{"v":1}', "missing fields"),
+        (orjson.dumps({**_env().to_dict(), "v": 99}), "unsupported envelope version"),
+        (orjson.dumps({**_env().to_dict(), "dir": "sideways"}), "invalid dir"),
+        (orjson.dumps({**_env().to_dict(), "kind": "other"}), "invalid kind"),
+        (orjson.dumps({**_env().to_dict(), "ts": "yesterday"}), "ts must be"),
+    ],
+)
+def test_invalid_envelopes_are_refused_with_the_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(EnvelopeError, match=reason):
+        decode(raw)
+
+
+def test_ocpp_message_parses_the_frame_or_returns_none() -> None:
+    assert _env().ocpp_message() == [2, "42", "Heartbeat", {}]
+    assert _env(frame="garbage").ocpp_message() is None
+    assert _env(frame="").ocpp_message() is None
