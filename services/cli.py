@@ -1,7 +1,7 @@
 """`csms`: one command line for every CSMS process.
 
-    csms gateway | processors | analytics | api   run one service in the foreground
-    csms up                                        run all of them (the local all-in-one stack)
+csms gateway | processors | analytics | api   run one service in the foreground
+csms up                                        run all of them (the local all-in-one stack)
 """
 
 from __future__ import annotations

@@ -61,6 +61,9 @@ class Transaction:
     energy_wh: float = 0.0
     stop_reason: str = ""
     updated_ms: int = 0
+    # The envelope that last changed this transaction: when exactly that frame is redelivered,
+    # its snapshot is published again, since a crash may have lost it after Redis was written.
+    last_event_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,7 +20,7 @@ def station(station_id: str) -> str:
 
 
 def station_connectors(station_id: str) -> str:
-    """Hash: field "<evse>/<connector>" -> JSON {evse, connector, status, error_code, ts}.
+    """Hash: field "<evse>/<connector>" -> JSON of ConnectorStatus (+ received_ms).
     EVSE 0 / connector 0 is the station itself (1.6 connectorId 0)."""
     return f"{PREFIX}:station:{station_id}:connectors"
 

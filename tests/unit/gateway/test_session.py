@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import orjson
 import pytest
+from services.gateway.server import start_server
+from services.gateway.session import GatewayContext
 from websockets.asyncio.client import ClientConnection, connect
 
 from csms.settings import Settings
-from services.gateway.server import start_server
-from services.gateway.session import GatewayContext
 from tests.unit.gateway.fakes import FixedDecisions, RecordingPublisher
 
 PORT = 19777

@@ -1,0 +1,72 @@
+# CSMS developer entry points. `make` lists them; deploy/local/stack.sh does the work.
+# Ports and the state folder come from the environment or the command line, e.g.
+#   make up KAFKA_PORT=29092 REDIS_PORT=26379 CSMS_LOCAL_DIR=/tmp/csms
+# PYTEST_ARGS and BENCH_ARGS pass options through: make test PYTEST_ARGS="-k gateway -x"
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STACK := bash deploy/local/stack.sh
+VENV  := .venv
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+# Tests and benchmarks talk to the Kafka and Redis that stack.sh starts.
+KAFKA_PORT ?= 9092
+REDIS_PORT ?= 6379
+export KAFKA_PORT REDIS_PORT
+export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+
+# pytest exits 5 when it collected no test: a test target that ran nothing has failed.
+define pytest
+	@$(VENV)/bin/pytest $(1) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no test" >&2; exit 1; fi; \
+	exit $$rc
+endef
+
+.PHONY: help install venv up down status wipe test test-unit lint fmt bench
+
+help: ## list the targets
+	@echo "usage: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## Python venv + dependencies, redis-server, Kafka jars (each skipped when present)
+	@$(STACK) install
+
+venv:
+	@$(STACK) install python
+
+up: ## install, start Kafka, Redis and the CSMS services, print the endpoints
+	@start=$$EPOCHREALTIME; \
+	$(STACK) install && $(STACK) start all && \
+	awk -v s="$$start" -v e="$$EPOCHREALTIME" 'BEGIN {printf "make up: done in %.1f s\n", e - s}'
+
+down: ## stop everything `make up` started (no process is left behind)
+	@$(STACK) stop all
+
+status: ## what runs, with pids and ports
+	@$(STACK) status
+
+wipe: ## stop everything and delete the state folder (data, logs, jars)
+	@$(STACK) wipe
+
+test: install ## start Kafka + Redis, run the whole suite (it starts the CSMS services it needs)
+	@$(STACK) start kafka redis
+	$(call pytest,)
+
+test-unit: venv ## unit tests only, no services
+	$(call pytest,tests/unit)
+
+lint: venv ## ruff check, ruff format --check, mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: venv ## format the code and apply ruff's safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## start Kafka + Redis, run the benchmarks (loadtests.bench)
+	@$(STACK) start kafka redis
+	$(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)

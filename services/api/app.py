@@ -1,0 +1,63 @@
+"""The operator API application: REST + OpenAPI over the Redis read models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from csms.infra.redis_client import make_redis
+from csms.settings import Settings
+from services.api.errors import install_error_handlers
+from services.api.metrics import ApiMetrics, MetricsMiddleware
+from services.api.routes import health, stations, transactions
+from services.api.store import ReadModelStore
+
+TITLE = "CSMS operator API"
+DESCRIPTION = (
+    "Stations, EVSEs, connectors and transactions of a mixed OCPP 1.6J / 2.0.1 / 2.1 network, "
+    'in one protocol-neutral vocabulary. Errors are `{"error": code, "detail": message}`.'
+)
+
+
+def _version() -> str:
+    try:
+        return version("csms")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(settings: Settings, redis: Redis | None = None) -> FastAPI:
+    """The API app. With `redis`, the caller owns that client (tests); without, the app
+    creates one from `settings.redis_url` and closes it on shutdown."""
+    owned = redis is None
+    client = make_redis(settings) if redis is None else redis
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                await client.aclose()
+
+    app = FastAPI(
+        title=TITLE,
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = ReadModelStore(client)
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    install_error_handlers(app)
+    for module in (health, stations, transactions):
+        app.include_router(module.router)
+    return app

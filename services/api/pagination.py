@@ -1,0 +1,70 @@
+"""Paging over an ordered key index whose values are loaded in batches.
+
+Without a filter a page is one window of the index (offset = index position). With a filter the
+index is scanned in chunks from `start` and `offset` counts matching items, so offsets stay
+meaningful to the client; cursors (an index position found by the caller) avoid that rescan.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+# Items loaded per round trip while a filter scans: large enough that a sparse filter does not
+# cost many round trips, small enough to bound one pipeline's memory.
+FILTER_CHUNK = 500
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_more: bool
+
+
+async def scan_page(
+    window: Callable[[int, int], Awaitable[Sequence[str]]],
+    load: Callable[[Sequence[str]], Awaitable[Sequence[T | None]]],
+    *,
+    keep: Callable[[T], bool] | None,
+    start: int,
+    offset: int,
+    limit: int,
+) -> Page[T]:
+    """Up to `limit` items after `start` + `offset`; `window(pos, n)` gives up to n keys from
+    index position pos, `load(keys)` their values (None = vanished or unreadable, skipped)."""
+    position = start if keep is not None else start + offset
+    to_skip = offset if keep is not None else 0
+    chunk = limit + 1 if keep is None else max(limit + 1, FILTER_CHUNK)
+    items: list[T] = []
+    while True:
+        batch = await window(position, chunk)
+        position += len(batch)
+        for value in await load(batch):
+            if value is None or (keep is not None and not keep(value)):
+                continue
+            if to_skip:
+                to_skip -= 1
+                continue
+            if len(items) == limit:
+                return Page(items, has_more=True)
+            items.append(value)
+        if len(batch) < chunk:
+            return Page(items, has_more=False)
+
+
+def encode_cursor(last_id: str) -> str:
+    """An opaque cursor: the last id of a page, URL-safe."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | None:
+    """The id inside a cursor, or None when the cursor was not made by `encode_cursor`."""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError):
+        return None

@@ -1,0 +1,78 @@
+"""Transactions: charging sessions of the whole network or of one station, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.api.deps import Store
+from services.api.errors import ApiError, error_responses
+from services.api.pagination import scan_page
+from services.api.schemas import TransactionPage, TransactionView, TxState
+
+router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Offset = Annotated[int, Query(ge=0, description="items to skip")]
+StationFilter = Annotated[
+    str | None, Query(min_length=1, max_length=255, description="only this station's")
+]
+StateFilter = Annotated[TxState | None, Query(description="only active or only ended ones")]
+PathId = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+def state_filter(state: str | None) -> Callable[[TransactionView], bool] | None:
+    if state is None:
+        return None
+
+    def keep(tx: TransactionView) -> bool:
+        return tx.state == state
+
+    return keep
+
+
+@router.get("", response_model=TransactionPage, responses=error_responses(422, 503))
+async def list_transactions(
+    store: Store,
+    station_id: StationFilter = None,
+    state: StateFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> TransactionPage:
+    """Transactions newest first (by start time), network-wide or for one station."""
+    keep = state_filter(state)
+
+    async def window(position: int, count: int) -> list[str]:
+        return await store.transaction_keys(station_id, position, count)
+
+    page = await scan_page(
+        window, store.transactions, keep=keep, start=0, offset=offset, limit=limit
+    )
+    total = await store.transaction_count(station_id) if keep is None else None
+    return TransactionPage(
+        items=page.items,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + len(page.items) if page.has_more else None,
+        total=total,
+    )
+
+
+@router.get(
+    "/{station_id}/{transaction_id}",
+    response_model=TransactionView,
+    responses=error_responses(404, 422, 503),
+)
+async def get_transaction(
+    store: Store, station_id: PathId, transaction_id: PathId
+) -> TransactionView:
+    tx = await store.transaction(station_id, transaction_id)
+    if tx is None:
+        raise ApiError(
+            404,
+            "transaction_not_found",
+            f"no transaction {transaction_id!r} at station {station_id!r}",
+        )
+    return tx

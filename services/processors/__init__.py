@@ -1,0 +1,1 @@
+"""Stream processors: faust-streaming agents that project `ocpp.frames` into read models."""

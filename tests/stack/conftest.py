@@ -1,0 +1,104 @@
+"""The real local stack for end-to-end tests: `csms up` against the Kafka and Redis that
+`make test` started, isolated from a developer's `make up` by its own topic prefix, Redis
+database, chDB folder and ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: dict[str, str]
+    gateway_url: str
+    api_url: str
+    clickhouse_url: str
+    topic_prefix: str
+    kafka_bootstrap: str
+    redis_url: str
+    log_path: Path
+
+    def ws_url(self, station: str) -> str:
+        return f"{self.gateway_url}/ocpp/{station}"
+
+
+def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"csms up exited early ({proc.returncode}):\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not healthy in time:\n{log.read_text()[-5000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run_id = uuid.uuid4().hex[:8]
+    tmp = tmp_path_factory.mktemp("stack")
+    kafka = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": kafka,
+        "CSMS_TOPIC_PREFIX": f"e2e-{run_id}.",
+        "REDIS_URL": redis_url,
+        "CLICKHOUSE_URL": f"chdb://{tmp / 'clickhouse'}",
+        "CLICKHOUSE_HTTP_PORT": "18123",
+        "GATEWAY_PORT": "19100",
+        "GATEWAY_ID": "gw-e2e",
+        "API_PORT": "18180",
+        "PROCESSORS_APP_ID": f"csms-processors-{run_id}",
+        "PROCESSORS_WEB_PORT": "16066",
+        "ANALYTICS_GROUP_ID": f"csms-analytics-{run_id}",
+        "ANALYTICS_BATCH_SECONDS": "0.2",
+        "CSMS_LOCAL_DIR": str(tmp),
+    }
+    log_path = tmp / "csms.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    try:
+        _wait_http("http://127.0.0.1:19100/health", deadline, proc, log_path)
+        _wait_http("http://127.0.0.1:18180/health", deadline, proc, log_path)
+        _wait_http("http://127.0.0.1:18123/ping", deadline, proc, log_path)
+        yield Stack(
+            env=env,
+            gateway_url="ws://127.0.0.1:19100",
+            api_url="http://127.0.0.1:18180",
+            clickhouse_url="http://127.0.0.1:18123",
+            topic_prefix=env["CSMS_TOPIC_PREFIX"],
+            kafka_bootstrap=kafka,
+            redis_url=redis_url,
+            log_path=log_path,
+        )
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -1,0 +1,161 @@
+"""The whole event path on the real stack: real OCPP chargers -> gateway -> Kafka -> processors
+and analytics sink -> Redis, ClickHouse -> operator API and ClickHouse's HTTP interface."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from loadtests.charger_sessions import SessionReport, session_16, session_201
+from tests.stack.conftest import Stack
+
+from csms.envelope import FrameEnvelope, decode
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+async def sessions(stack: Stack) -> dict[str, SessionReport]:
+    url = f"{stack.gateway_url}/ocpp"
+    r16, r201 = await asyncio.gather(session_16(url, "CP-1"), session_201(url, "CP-2"))
+    return {"CP-1": r16, "CP-2": r201}
+
+
+async def _read_frames(stack: Stack, stations: set[str], min_count: int) -> list[FrameEnvelope]:
+    """Every envelope of `stations` on ocpp.frames, from offset 0, in partition order."""
+    topic = f"{stack.topic_prefix}ocpp.frames"
+    # No group: the consumer is assigned every partition and starts at offset 0.
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        found: list[FrameEnvelope] = []
+        deadline = time.monotonic() + 30
+        while len(found) < min_count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    env = decode(record.value)
+                    assert record.key == env.station.encode()
+                    assert dict(record.headers) == {
+                        "proto": env.proto.encode(),
+                        "action": env.action.encode(),
+                    }
+                    if env.station in stations:
+                        found.append(env)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _eventually(probe: Callable[[], Any], expected: Any, within_s: float = 60) -> Any:
+    deadline = time.monotonic() + within_s
+    value = None
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value == expected:
+            return value
+        await asyncio.sleep(0.3)
+    return value
+
+
+async def test_every_frame_is_in_kafka_in_order_with_the_envelope(
+    stack: Stack, sessions: dict[str, SessionReport]
+) -> None:
+    for station, report in sessions.items():
+        # connect + (call, result) per CALL + disconnect
+        expected = 2 + 2 * len(report.calls)
+        frames = await _read_frames(stack, {station}, expected)
+        assert len(frames) == expected
+        kinds = [(f.dir, f.kind, f.action) for f in frames]
+        assert kinds[0] == ("in", "connect", "")
+        assert kinds[-1] == ("in", "disconnect", "")
+        calls = kinds[1:-1]
+        assert calls[0::2] == [("in", "call", a) for a in report.calls]
+        assert calls[1::2] == [("out", "result", a) for a in report.calls]
+        for f in frames:
+            assert f.proto == report.proto
+            assert f.gw == "gw-e2e"
+            assert f.conn == frames[0].conn
+            assert f.id and f.ts > 0
+        for call, result in zip(frames[1:-1:2], frames[2:-1:2], strict=True):
+            assert call.uid == result.uid
+            assert orjson.loads(call.frame)[0] == 2
+            assert orjson.loads(result.frame)[0] == 3
+        assert sorted(f.ts for f in frames) == [f.ts for f in frames]
+
+
+async def test_meter_values_are_queryable_in_clickhouse(
+    stack: Stack, sessions: dict[str, SessionReport]
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.clickhouse_url) as ch:
+
+        async def count(station: str) -> int:
+            q = f"SELECT count() FROM meter_values FINAL WHERE station = '{station}'"
+            return int((await ch.get("/", params={"query": q})).text.strip() or 0)
+
+        for station, report in sessions.items():
+            # 1.6 StopTransaction carries no transactionData here, so rows = samples sent.
+            assert await _eventually(lambda s=station: count(s), report.samples) == report.samples
+        q = (
+            "SELECT max(value) FROM meter_values FINAL WHERE station = 'CP-1' "
+            "AND measurand = 'Energy.Active.Import.Register' FORMAT JSONEachRow"
+        )
+        row = orjson.loads((await ch.post("/", content=q)).text)
+        assert row["max(value)"] == sessions["CP-1"].meter_stop_wh - 500
+        q = (
+            "SELECT evse, connector, transaction_id, unit, context FROM meter_values FINAL "
+            "WHERE station = 'CP-2' ORDER BY ts FORMAT JSONEachRow"
+        )
+        rows = [orjson.loads(line) for line in (await ch.post("/", content=q)).text.splitlines()]
+        assert rows[0] == {
+            "evse": 1,
+            "connector": 1,
+            "transaction_id": sessions["CP-2"].transaction_id,
+            "unit": "Wh",
+            "context": "Transaction.Begin",
+        }
+        assert rows[-1]["context"] == "Transaction.End"
+
+
+async def test_transactions_are_served_by_the_api_with_their_energy(
+    stack: Stack, sessions: dict[str, SessionReport]
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.api_url) as api:
+        for station, report in sessions.items():
+
+            async def ended(s: str = station) -> list[tuple[str, str, float]]:
+                resp = await api.get("/api/v1/transactions", params={"station_id": s})
+                assert resp.status_code == 200
+                items = resp.json()["items"]
+                return [(t["transaction_id"], t["state"], t["energy_wh"]) for t in items]
+
+            expected = [(report.transaction_id, "ended", report.energy_wh)]
+            assert await _eventually(ended, expected) == expected
+
+
+async def test_stations_are_served_with_protocol_and_status(
+    stack: Stack, sessions: dict[str, SessionReport]
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.api_url) as api:
+
+        async def station_view(station: str) -> tuple[Any, ...]:
+            resp = await api.get(f"/api/v1/stations/{station}")
+            if resp.status_code != 200:
+                return ()
+            body = resp.json()
+            return (body["protocol"], body["online"], body["vendor"])
+
+        assert await _eventually(lambda: station_view("CP-1"), ("ocpp1.6", False, "VendorA"))
+        assert await _eventually(lambda: station_view("CP-2"), ("ocpp2.0.1", False, "VendorB"))
+        listing = (await api.get("/api/v1/stations")).json()
+        assert {"CP-1", "CP-2"} <= {s["id"] for s in listing["items"]}
+        missing = await api.get("/api/v1/stations/NOPE")
+        assert missing.status_code == 404

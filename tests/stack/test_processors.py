@@ -1,0 +1,578 @@
+"""The processors for real: the faust worker in its own process against the local Kafka and
+Redis, fed a 1.6 and a 2.0.1 charging session as the gateway would publish them; the read models
+in Redis and the snapshots on csms.transactions / csms.status are checked exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from redis.asyncio import Redis
+from tests.unit.domain.builders import (
+    T0,
+    Session,
+    boot16,
+    boot201,
+    meter_values16,
+    mv16,
+    mv201,
+    start16,
+    start16_result,
+    status16,
+    status201,
+    stop16,
+    sv16,
+    sv201,
+    transaction_event,
+)
+
+from csms.envelope import FrameEnvelope
+from csms.infra import redis_keys as keys
+from csms.infra.kafka import ensure_topics, make_producer
+from csms.settings import Settings, Topics
+
+pytestmark = pytest.mark.stack
+
+REDIS_URL = os.environ.get("CSMS_TEST_PROCESSORS_REDIS_URL", "redis://127.0.0.1:6379/13")
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+RUN = "from csms.settings import Settings; from services.processors.main import run; "
+RUN += "run(Settings.from_env())"
+MIN = 60_000
+# Liveness bounds for a loaded 2-core machine (a faust worker joins its group in seconds).
+DEADLINE_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    web_port: int
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-8000:]
+
+    async def stop(self) -> int | None:
+        """SIGTERM, as Kubernetes does; the exit code once the worker drained (None: hung)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        for _ in range(int(DEADLINE_S / 0.2)):
+            if self.proc.poll() is not None:
+                return self.proc.returncode
+            await asyncio.sleep(0.2)
+        self.proc.kill()
+        self.proc.wait()
+        return None
+
+
+@dataclass
+class Outputs:
+    """Everything the worker publishes, collected in the background from offset 0."""
+
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    status: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def worker(tmp_path: Path) -> AsyncIterator[Worker]:
+    run_id = uuid.uuid4().hex[:8]
+    web_port = _free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": KAFKA,
+        "CSMS_TOPIC_PREFIX": f"test-proc-{run_id}.",
+        "REDIS_URL": REDIS_URL,
+        "PROCESSORS_APP_ID": f"csms-processors-test-{run_id}",
+        "PROCESSORS_WEB_PORT": str(web_port),
+    }
+    settings = Settings(
+        kafka_bootstrap=KAFKA,
+        topics=Topics(prefix=env["CSMS_TOPIC_PREFIX"]),
+        redis_url=REDIS_URL,
+        processors_app_id=env["PROCESSORS_APP_ID"],
+    )
+    log_path = tmp_path / "processors.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - started once, never waited on blocking
+            [sys.executable, "-c", RUN],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    w = Worker(settings, proc, log_path, web_port)
+    try:
+        yield w
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        await _delete_topics(settings)
+
+
+async def _delete_topics(settings: Settings) -> None:
+    """Drop this run's topics (ours and faust's internal ones) so runs do not pile up."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        mine = [
+            t
+            for t in await admin.list_topics()
+            if t.startswith(settings.topics.prefix) or t.startswith(settings.processors_app_id)
+        ]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def outputs(worker: Worker) -> AsyncIterator[Outputs]:
+    await ensure_topics(worker.settings)
+    topics = worker.settings.topics
+    consumer = AIOKafkaConsumer(
+        topics.transactions,
+        topics.status,
+        bootstrap_servers=KAFKA,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    out = Outputs()
+
+    async def collect() -> None:
+        async for msg in consumer:
+            assert msg.value is not None and msg.key is not None
+            value = orjson.loads(msg.value)
+            target = out.transactions if msg.topic == topics.transactions else out.status
+            target.append(value)
+            out.keys.append((msg.topic, msg.key))
+
+    task = asyncio.create_task(collect())
+    try:
+        yield out
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def _publish(settings: Settings, envs: list[FrameEnvelope]) -> None:
+    producer = make_producer(settings, client_id="test-processors")
+    await producer.start()
+    try:
+        for env in envs:
+            await producer.send_and_wait(
+                settings.topics.frames, env.encode(), key=env.key(), headers=env.headers()
+            )
+    finally:
+        await producer.stop()
+
+
+async def _until(what: str, check: Callable[[], Awaitable[bool]], worker: Worker) -> None:
+    """Poll `check` (bounded); fail with the worker's log when it never holds."""
+    for _ in range(int(DEADLINE_S / 0.25)):
+        if await check():
+            return
+        if worker.proc.poll() is not None:
+            pytest.fail(f"processors exited ({worker.proc.returncode}):\n{worker.log()}")
+        await asyncio.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")
+
+
+def session16(station: str, tx_id: int) -> tuple[Session, list[FrameEnvelope]]:
+    s = Session(station, "ocpp1.6", conn=f"conn-{uuid.uuid4().hex[:6]}", gw="gw-test")
+    start = s.call("StartTransaction", start16(1, "04E1F2A3", 120_000, T0 + MIN))
+    envs = [
+        s.connect(),
+        s.call("BootNotification", boot16(serial=f"SN-{station}")),
+        s.call("StatusNotification", status16(0, "Available")),
+        s.call("StatusNotification", status16(1, "Preparing", ts=T0 + MIN // 2)),
+        start,
+        s.result(start, start16_result(tx_id)),
+        s.call("StatusNotification", status16(1, "Charging", ts=T0 + MIN)),
+        s.call(
+            "MeterValues",
+            meter_values16(
+                1,
+                mv16(
+                    T0 + 16 * MIN,
+                    sv16("123.4", unit="kWh"),
+                    sv16("7400", measurand="Power.Active.Import", unit="W"),
+                ),
+                transaction_id=tx_id,
+            ),
+        ),
+        s.call(
+            "StopTransaction",
+            stop16(tx_id, 131_250, T0 + 61 * MIN, reason="EVDisconnected", id_tag="04E1F2A3"),
+        ),
+        s.call("StatusNotification", status16(1, "Finishing", ts=T0 + 61 * MIN)),
+        s.disconnect(),
+    ]
+    return s, envs
+
+
+def session201(station: str) -> tuple[Session, list[FrameEnvelope]]:
+    s = Session(station, "ocpp2.0.1", conn=f"conn-{uuid.uuid4().hex[:6]}", gw="gw-test")
+    envs = [
+        s.connect(),
+        s.call("BootNotification", boot201(serial=f"SN-{station}")),
+        s.call("StatusNotification", status201(1, 1, "Occupied", T0)),
+        s.call(
+            "TransactionEvent",
+            transaction_event(
+                "Started",
+                "b1e2-0001",
+                0,
+                T0,
+                trigger="CablePluggedIn",
+                evse=(1, 1),
+                meter_values=[mv201(T0, sv201(52.25, unit="kWh", context="Transaction.Begin"))],
+            ),
+        ),
+        s.call(
+            "TransactionEvent",
+            transaction_event(
+                "Updated", "b1e2-0001", 1, T0 + 10_000, trigger="Authorized", id_token="AABBCCDD"
+            ),
+        ),
+        s.call(
+            "TransactionEvent",
+            transaction_event(
+                "Updated",
+                "b1e2-0001",
+                2,
+                T0 + 20 * MIN,
+                meter_values=[mv201(T0 + 20 * MIN, sv201(55_000, unit="Wh"))],
+            ),
+        ),
+        s.call(
+            "TransactionEvent",
+            transaction_event(
+                "Ended",
+                "b1e2-0001",
+                3,
+                T0 + 45 * MIN,
+                trigger="StopAuthorized",
+                stopped_reason="Local",
+                meter_values=[
+                    mv201(
+                        T0 + 45 * MIN,
+                        sv201(5_825, unit="Wh", multiplier=1, context="Transaction.End"),
+                    )
+                ],
+            ),
+        ),
+        s.call("StatusNotification", status201(1, 1, "Available", T0 + 46 * MIN)),
+    ]
+    return s, envs
+
+
+async def _get_json(redis: Redis, key: str) -> Any:
+    raw = await redis.get(key)
+    return None if raw is None else orjson.loads(raw)
+
+
+async def _cleanup(redis: Redis, stations: list[str]) -> None:
+    for station in stations:
+        tx_keys = [str(k) for k in await redis.zrange(keys.station_transactions(station), 0, -1)]
+        await redis.delete(
+            keys.station(station),
+            keys.station_connectors(station),
+            keys.station_transactions(station),
+            *[keys.transaction(k) for k in tx_keys],
+        )
+        if tx_keys:
+            await redis.zrem(keys.TRANSACTIONS, *tx_keys)
+        await redis.srem(keys.STATIONS, station)
+
+
+async def test_processors_project_16_and_201_sessions(
+    worker: Worker, outputs: Outputs, redis: Redis
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    st16, st201 = f"CP16-{run}", f"CP201-{run}"
+    tx16 = int(uuid.uuid4().int % 900_000) + 100_000
+    s16, envs16 = session16(st16, tx16)
+    s201, envs201 = session201(st201)
+    key16, key201 = f"{st16}/{tx16}", f"{st201}/b1e2-0001"
+    try:
+        await _publish(worker.settings, envs16 + envs201)
+
+        async def read_models_done() -> bool:
+            tx_a = await _get_json(redis, keys.transaction(key16)) or {}
+            tx_b = await _get_json(redis, keys.transaction(key201)) or {}
+            connector = await redis.hget(keys.station_connectors(st201), "1/1")
+            return (
+                await redis.hget(keys.station(st16), "online") == "0"
+                and (tx_a.get("state"), tx_b.get("state")) == ("ended", "ended")
+                and connector is not None
+                and orjson.loads(connector)["status"] == "Available"
+            )
+
+        await _until("both sessions in Redis", read_models_done, worker)
+
+        # --- 1.6: the station, its connectors and the transaction --------------------------
+        connect16, boot16_env, disconnect16 = envs16[0], envs16[1], envs16[-1]
+        assert await redis.hgetall(keys.station(st16)) == {
+            "protocol": "ocpp1.6",
+            "online": "0",
+            "last_seen": str(envs16[-2].ts),
+            "gateway": "gw-test",
+            "conn": s16.conn,
+            "vendor": "Alfen BV",
+            "model": "NG920",
+            "firmware": "5.8.1",
+            "serial": f"SN-{st16}",
+            "boot_ts": str(boot16_env.ts),
+            "connected_ts": str(connect16.ts),
+            "disconnected_ts": str(disconnect16.ts),
+        }
+        connectors16 = {
+            f: orjson.loads(v)
+            for f, v in (await redis.hgetall(keys.station_connectors(st16))).items()
+        }
+        assert {f: (c["status"], c["error_code"]) for f, c in connectors16.items()} == {
+            "0/0": ("Available", "NoError"),
+            "1/1": ("Finishing", "NoError"),
+        }
+        assert connectors16["1/1"]["ts_ms"] == T0 + 61 * MIN
+        assert connectors16["0/0"]["ts_ms"] == envs16[2].ts  # no timestamp sent: receive time
+
+        tx16_json = await _get_json(redis, keys.transaction(key16))
+        assert tx16_json == {
+            "key": key16,
+            "station": st16,
+            "transaction_id": str(tx16),
+            "proto": "ocpp1.6",
+            "evse": 1,
+            "connector": 1,
+            "id_token": "04E1F2A3",
+            "state": "ended",
+            "started_ms": T0 + MIN,
+            "ended_ms": T0 + 61 * MIN,
+            "meter_start_wh": 120_000.0,
+            "meter_stop_wh": 131_250.0,
+            "meter_start_ms": T0 + MIN,
+            "meter_stop_ms": T0 + 61 * MIN,
+            "energy_wh": 11_250.0,
+            "stop_reason": "EVDisconnected",
+            "updated_ms": envs16[8].ts,
+            "last_event_id": envs16[8].id,
+        }
+        assert await redis.zscore(keys.station_transactions(st16), key16) == T0 + MIN
+        assert await redis.zscore(keys.TRANSACTIONS, key16) == T0 + MIN
+        start_uid = envs16[4].uid
+        assert await redis.exists(keys.pending_call(st16, s16.conn, start_uid)) == 0
+
+        # --- 2.0.1 ------------------------------------------------------------------------
+        station201 = await redis.hgetall(keys.station(st201))
+        assert {k: station201[k] for k in ("protocol", "online", "vendor", "model", "serial")} == {
+            "protocol": "ocpp2.0.1",
+            "online": "1",
+            "vendor": "ABB",
+            "model": "Terra AC",
+            "serial": f"SN-{st201}",
+        }
+        tx201_json = await _get_json(redis, keys.transaction(key201))
+        assert {
+            k: tx201_json[k]
+            for k in (
+                "evse",
+                "connector",
+                "id_token",
+                "state",
+                "started_ms",
+                "ended_ms",
+                "meter_start_wh",
+                "meter_stop_wh",
+                "energy_wh",
+                "stop_reason",
+            )
+        } == {
+            "evse": 1,
+            "connector": 1,
+            "id_token": "AABBCCDD",
+            "state": "ended",
+            "started_ms": T0,
+            "ended_ms": T0 + 45 * MIN,
+            "meter_start_wh": 52_250.0,
+            "meter_stop_wh": 58_250.0,
+            "energy_wh": 6_000.0,
+            "stop_reason": "Local",
+        }
+        assert await redis.sismember(keys.STATIONS, st16)
+        assert await redis.sismember(keys.STATIONS, st201)
+
+        # --- the snapshots on csms.transactions and csms.status -------------------------------
+        async def snapshots_done() -> bool:
+            states = [(t["key"], t["state"]) for t in outputs.transactions]
+            return (key16, "ended") in states and (key201, "ended") in states
+
+        await _until("transaction snapshots", snapshots_done, worker)
+        mine16 = [t for t in outputs.transactions if t["key"] == key16]
+        mine201 = [t for t in outputs.transactions if t["key"] == key201]
+        # One snapshot per change: created by the CALLRESULT, MeterValues, StopTransaction.
+        assert [(t["state"], t["energy_wh"]) for t in mine16] == [
+            ("active", 0.0),
+            ("active", 3_400.0),
+            ("ended", 11_250.0),
+        ]
+        assert mine16[-1] == tx16_json
+        assert [(t["state"], t["energy_wh"], t["id_token"]) for t in mine201] == [
+            ("active", 0.0, ""),
+            ("active", 0.0, "AABBCCDD"),
+            ("active", 2_750.0, "AABBCCDD"),
+            ("ended", 6_000.0, "AABBCCDD"),
+        ]
+        assert mine201[-1] == tx201_json
+        topics = worker.settings.topics
+        assert {k for t, k in outputs.keys if t == topics.transactions} >= {
+            st16.encode(),
+            st201.encode(),
+        }
+
+        async def statuses_done() -> bool:
+            return len([s for s in outputs.status if s["station"] in (st16, st201)]) >= 6
+
+        await _until("status snapshots", statuses_done, worker)
+        statuses = [
+            (s["station"], s["evse"], s["connector"], s["status"])
+            for s in outputs.status
+            if s["station"] in (st16, st201)
+        ]
+        assert [s for s in statuses if s[0] == st16] == [
+            (st16, 0, 0, "Available"),
+            (st16, 1, 1, "Preparing"),
+            (st16, 1, 1, "Charging"),
+            (st16, 1, 1, "Finishing"),
+        ]
+        assert [s for s in statuses if s[0] == st201] == [
+            (st201, 1, 1, "Occupied"),
+            (st201, 1, 1, "Available"),
+        ]
+        assert set(outputs.status[0]) == {
+            "station",
+            "evse",
+            "connector",
+            "status",
+            "error_code",
+            "ts_ms",
+            "proto",
+            "event_id",
+        }
+
+        # --- redelivery: the same envelopes again regress nothing; only the frames behind the
+        # stored states publish them again (a crash may have lost them after the Redis write).
+        before_tx, before_status = len(outputs.transactions), len(outputs.status)
+        final_status = {(s["station"], s["evse"], s["connector"]): s for s in outputs.status}
+        sentinel_start = s16.call("StartTransaction", start16(2, "SENTINEL", 0, T0 + 90 * MIN))
+        sentinels = [
+            sentinel_start,
+            s16.result(sentinel_start, start16_result(tx16 + 1)),
+            s16.call("StatusNotification", status16(2, "Unavailable")),
+            s201.call(
+                "TransactionEvent", transaction_event("Started", "sentinel", 0, T0 + 90 * MIN)
+            ),
+            s201.call("StatusNotification", status201(2, 1, "Unavailable", T0 + 90 * MIN)),
+        ]
+        await _publish(worker.settings, envs16 + envs201 + sentinels)
+
+        async def sentinels_done() -> bool:
+            tx_keys = {t["key"] for t in outputs.transactions}
+            status_keys = {(s["station"], s["evse"]) for s in outputs.status}
+            return {f"{st16}/{tx16 + 1}", f"{st201}/sentinel"} <= tx_keys and {
+                (st16, 2),
+                (st201, 2),
+            } <= status_keys
+
+        await _until("the sentinels", sentinels_done, worker)
+        # One key, one partition, one agent: all before the sentinels has been processed and,
+        # on the output topics, consumed here.
+        again = outputs.transactions[before_tx:]
+        assert sorted((t["key"] for t in again), key=str) == sorted(
+            [key16, key201, f"{st16}/{tx16 + 1}", f"{st201}/sentinel"], key=str
+        )
+        assert [t for t in again if t["key"] == key16] == [tx16_json]
+        assert [t for t in again if t["key"] == key201] == [tx201_json]
+        assert await _get_json(redis, keys.transaction(key16)) == tx16_json
+        assert await _get_json(redis, keys.transaction(key201)) == tx201_json
+        again_status = [s for s in outputs.status[before_status:] if s["evse"] != 2]
+        assert sorted(again_status, key=str) == sorted(
+            [
+                final_status[(st16, 0, 0)],
+                final_status[(st16, 1, 1)],
+                final_status[(st201, 1, 1)],
+            ],
+            key=str,
+        )
+
+        # --- metrics, then a graceful stop -------------------------------------------------
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"http://127.0.0.1:{worker.web_port}/metrics")).text
+        assert 'csms_processor_events_total{agent="transactions",outcome="changed"}' in metrics
+        assert await worker.stop() == 0, worker.log()
+    finally:
+        await _cleanup(redis, [st16, st201])
+
+
+async def test_a_bad_envelope_does_not_stop_the_processors(
+    worker: Worker, outputs: Outputs, redis: Redis
+) -> None:
+    station = f"CPBAD-{uuid.uuid4().hex[:6]}"
+    s = Session(station, "ocpp2.0.1")
+    good = s.call("StatusNotification", status201(1, 1, "Faulted", T0))
+    weird = s.call("TransactionEvent", {"eventType": "Started", "transactionInfo": [1, 2]})
+    try:
+        await ensure_topics(worker.settings)
+        producer = make_producer(worker.settings, client_id="test-processors-bad")
+        await producer.start()
+        try:
+            for value in [b"not json", b'{"v": 2}', weird.encode(), good.encode()]:
+                await producer.send_and_wait(
+                    worker.settings.topics.frames, value, key=station.encode()
+                )
+        finally:
+            await producer.stop()
+
+        async def status_written() -> bool:
+            raw = await redis.hget(keys.station_connectors(station), "1/1")
+            return raw is not None and orjson.loads(raw)["status"] == "Faulted"
+
+        await _until("the good frame after the bad ones", status_written, worker)
+        assert worker.proc.poll() is None
+        assert await worker.stop() == 0, worker.log()
+    finally:
+        await _cleanup(redis, [station])

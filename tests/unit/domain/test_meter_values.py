@@ -1,0 +1,366 @@
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from csms.domain.meter_values import flatten
+from csms.domain.model import MeterSample
+from csms.envelope import FrameEnvelope
+from tests.unit.domain.builders import (
+    T0,
+    Session,
+    meter_values16,
+    meter_values201,
+    mv16,
+    mv201,
+    start16,
+    stop16,
+    sv16,
+    sv201,
+    transaction_event,
+)
+
+
+def test_16_meter_values_with_defaults_and_explicit_fields() -> None:
+    s = Session("CP-16")
+    env = s.call(
+        "MeterValues",
+        meter_values16(
+            2,
+            mv16(
+                T0 + 60_000,
+                sv16("1234.5"),
+                sv16(
+                    "7.2",
+                    measurand="Power.Active.Import",
+                    unit="kW",
+                    context="Sample.Clock",
+                    phase="L1-N",
+                    location="Inlet",
+                ),
+            ),
+            mv16(T0 + 120_000, sv16("1300")),
+            transaction_id=17,
+        ),
+    )
+
+    rows = flatten(env)
+
+    assert rows == [
+        MeterSample(
+            ts_ms=T0 + 60_000,
+            station="CP-16",
+            evse=2,
+            connector=1,
+            transaction_id="17",
+            measurand="Energy.Active.Import.Register",
+            phase="",
+            location="Outlet",
+            unit="Wh",
+            value=1234.5,
+            context="Sample.Periodic",
+            proto="ocpp1.6",
+            event_id=env.id,
+            sample_index=0,
+        ),
+        MeterSample(
+            ts_ms=T0 + 60_000,
+            station="CP-16",
+            evse=2,
+            connector=1,
+            transaction_id="17",
+            measurand="Power.Active.Import",
+            phase="L1-N",
+            location="Inlet",
+            unit="kW",
+            value=7.2,
+            context="Sample.Clock",
+            proto="ocpp1.6",
+            event_id=env.id,
+            sample_index=1,
+        ),
+        MeterSample(
+            ts_ms=T0 + 120_000,
+            station="CP-16",
+            evse=2,
+            connector=1,
+            transaction_id="17",
+            measurand="Energy.Active.Import.Register",
+            phase="",
+            location="Outlet",
+            unit="Wh",
+            value=1300.0,
+            context="Sample.Periodic",
+            proto="ocpp1.6",
+            event_id=env.id,
+            sample_index=2,
+        ),
+    ]
+
+
+def test_16_connector_zero_is_the_station_and_transaction_id_is_optional() -> None:
+    env = Session().call(
+        "MeterValues", meter_values16(0, mv16(T0, sv16("230", measurand="Voltage", unit="V")))
+    )
+
+    [row] = flatten(env)
+
+    assert (row.evse, row.connector, row.transaction_id) == (0, 0, "")
+    assert (row.measurand, row.unit, row.value) == ("Voltage", "V", 230.0)
+
+
+def test_16_signed_and_non_numeric_values_are_skipped_and_indexes_stay_dense() -> None:
+    env = Session().call(
+        "MeterValues",
+        meter_values16(
+            1,
+            mv16(
+                T0,
+                sv16("0A1B2C3D", format="SignedData"),
+                sv16("12345", format="SignedData"),  # all digits, still a signature
+                sv16("nan"),
+                sv16("inf"),
+                sv16("1_000"),
+                sv16(""),
+                {"value": 42},  # a number where 1.6 says string
+                sv16(" 500 ", format="Raw"),
+            ),
+        ),
+    )
+
+    rows = flatten(env)
+
+    assert [(r.value, r.sample_index) for r in rows] == [(500.0, 0)]
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        ("2025-03-01T08:00:00Z", T0),
+        ("2025-03-01T10:00:00+02:00", T0),
+        ("2025-03-01T03:30:00.250-04:30", T0 + 250),
+        ("2025-03-01T08:00:00.123456789Z", T0 + 123),
+        ("2025-03-01T08:00:00", T0),  # no offset: UTC
+        ("yesterday", None),  # unparseable: the envelope's time
+        ("", None),
+    ],
+)
+def test_timestamps_of_any_offset_become_epoch_ms(timestamp: str, expected: int | None) -> None:
+    env = Session().call("MeterValues", meter_values16(1, mv16(timestamp, sv16("1"))))
+
+    [row] = flatten(env)
+
+    assert row.ts_ms == (env.ts if expected is None else expected)
+
+
+def test_16_stop_transaction_data_carries_the_transaction_id() -> None:
+    env = Session().call(
+        "StopTransaction",
+        stop16(
+            42,
+            15_000,
+            T0 + 3_600_000,
+            transaction_data=[
+                mv16(T0, sv16("10000", context="Transaction.Begin")),
+                mv16(T0 + 3_600_000, sv16("15", unit="kWh", context="Transaction.End")),
+            ],
+        ),
+    )
+
+    rows = flatten(env)
+
+    assert [(r.transaction_id, r.evse, r.connector) for r in rows] == [("42", 0, 0)] * 2
+    assert [(r.context, r.unit, r.value) for r in rows] == [
+        ("Transaction.Begin", "Wh", 10000.0),
+        ("Transaction.End", "kWh", 15.0),
+    ]
+
+
+def test_16_start_and_stop_without_data_give_no_rows() -> None:
+    s = Session()
+    assert flatten(s.call("StartTransaction", start16(1, "TAG", 100, T0))) == []
+    assert flatten(s.call("StopTransaction", stop16(1, 200, T0))) == []
+
+
+def test_201_meter_values_apply_the_multiplier_and_unit_defaults() -> None:
+    s = Session("CP-2", "ocpp2.0.1")
+    env = s.call(
+        "MeterValues",
+        meter_values201(
+            1,
+            mv201(
+                T0,
+                sv201(12.5, unit="kWh", multiplier=3),  # 12.5 * 10^3 kWh
+                sv201(123, measurand="Current.Import", unit="A", multiplier=-1, phase="L2"),
+                sv201(4500.0),
+            ),
+        ),
+    )
+
+    rows = flatten(env)
+
+    assert [(r.measurand, r.unit, r.value, r.phase) for r in rows] == [
+        ("Energy.Active.Import.Register", "kWh", 12500.0, ""),
+        ("Current.Import", "A", 12.3, "L2"),
+        ("Energy.Active.Import.Register", "Wh", 4500.0, ""),
+    ]
+    assert {(r.evse, r.connector, r.transaction_id, r.proto) for r in rows} == {
+        (1, 0, "", "ocpp2.0.1")
+    }
+    assert [r.sample_index for r in rows] == [0, 1, 2]
+
+
+def test_201_transaction_event_meter_values_carry_evse_connector_and_transaction() -> None:
+    env = Session("CP-2", "ocpp2.0.1").call(
+        "TransactionEvent",
+        transaction_event(
+            "Updated",
+            "tx-abc",
+            3,
+            T0 + 5_000,
+            evse=(2, 1),
+            meter_values=[
+                mv201(
+                    T0 + 5_000,
+                    sv201(2.5, unit="kWh"),
+                    sv201(11000, measurand="Power.Active.Import", unit="W"),
+                )
+            ],
+        ),
+    )
+
+    rows = flatten(env)
+
+    assert [(r.evse, r.connector, r.transaction_id) for r in rows] == [(2, 1, "tx-abc")] * 2
+    assert [r.value for r in rows] == [2.5, 11000.0]
+
+
+def test_21_is_flattened_like_201_and_a_missing_evse_is_zero() -> None:
+    env = Session("CP-21", "ocpp2.1").call(
+        "TransactionEvent",
+        transaction_event("Updated", "t-1", 1, T0, meter_values=[mv201(T0, sv201(1.0))]),
+    )
+
+    [row] = flatten(env)
+
+    assert (row.evse, row.connector, row.transaction_id, row.proto) == (0, 0, "t-1", "ocpp2.1")
+
+
+def test_only_accepted_inbound_calls_are_flattened() -> None:
+    s = Session()
+    call = s.call("MeterValues", meter_values16(1, mv16(T0, sv16("5"))))
+    assert len(flatten(call)) == 1
+    rejected = s.call(
+        "MeterValues", meter_values16(1, mv16(T0, sv16("5"))), err="FormationViolation"
+    )
+    assert flatten(rejected) == []
+    assert flatten(s.result(call, {})) == []
+    assert flatten(s.connect()) == []
+    # A 2.x action name in a 1.6 session (and the reverse) is not guessed at.
+    assert flatten(s.call("TransactionEvent", transaction_event("Updated", "x", 1, T0))) == []
+    s2 = Session(proto="ocpp2.0.1")
+    assert (
+        flatten(
+            s2.call("StopTransaction", stop16(1, 1, T0, transaction_data=[mv16(T0, sv16("1"))]))
+        )
+        == []
+    )
+    assert (
+        flatten(Session(proto="ocpp9").call("MeterValues", meter_values16(1, mv16(T0, sv16("1")))))
+        == []
+    )
+
+
+def _raw(frame: str, proto: str = "ocpp1.6") -> FrameEnvelope:
+    return FrameEnvelope(
+        id="e",
+        ts=T0,
+        station="S",
+        gw="g",
+        conn="c",
+        proto=proto,
+        dir="in",
+        kind="call",
+        uid="1",
+        action="MeterValues",
+        frame=frame,
+    )
+
+
+WEIRD_PAYLOADS: list[Any] = [
+    {},
+    {"connectorId": "1", "meterValue": [{"timestamp": T0, "sampledValue": [{"value": "1"}]}]},
+    {"connectorId": -1, "meterValue": []},
+    {"connectorId": True, "meterValue": []},
+    {"connectorId": 1, "meterValue": None},
+    {"connectorId": 1, "meterValue": "x"},
+    {"connectorId": 1, "meterValue": [None, 1, "a", []]},
+    {"connectorId": 1, "meterValue": [{"sampledValue": {"value": "1"}}]},
+    {
+        "connectorId": 1,
+        "meterValue": [{"timestamp": 5, "sampledValue": [None, 3, {"value": None}]}],
+    },
+    {"evseId": 1, "meterValue": [{"timestamp": "x", "sampledValue": [{"value": "1"}]}]},
+    {
+        "evseId": 1,
+        "meterValue": [{"sampledValue": [{"value": 1, "unitOfMeasure": {"multiplier": 400}}]}],
+    },
+    {
+        "evseId": 1,
+        "meterValue": [{"sampledValue": [{"value": 1e308, "unitOfMeasure": {"multiplier": 22}}]}],
+    },
+    {
+        "evseId": 1,
+        "meterValue": [{"sampledValue": [{"value": 1, "unitOfMeasure": {"multiplier": "3"}}]}],
+    },
+    {"evseId": 1, "meterValue": [{"sampledValue": [{"value": 1, "unitOfMeasure": "kWh"}]}]},
+    {
+        "evseId": 1,
+        "meterValue": [{"timestamp": "9999-12-31T23:59:59-23:59", "sampledValue": [{"value": 1}]}],
+    },
+]
+
+
+@pytest.mark.parametrize("payload", WEIRD_PAYLOADS)
+@pytest.mark.parametrize("proto", ["ocpp1.6", "ocpp2.0.1"])
+def test_weird_payloads_never_raise(payload: Any, proto: str) -> None:
+    rows = flatten(_raw(orjson.dumps([2, "1", "MeterValues", payload]).decode(), proto))
+    assert all(isinstance(r, MeterSample) for r in rows)
+    assert all(r.value == r.value and abs(r.value) != float("inf") for r in rows)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "",
+        "not json",
+        "{}",
+        "[]",
+        "[2]",
+        '[2, "1", "MeterValues"]',
+        '[2, "1", 5, {}]',
+        '[3, "1", {}]',
+        '[2, "1", "MeterValues", []]',
+    ],
+)
+def test_broken_frames_give_no_rows(frame: str) -> None:
+    assert flatten(_raw(frame)) == []
+
+
+def test_201_weird_but_valid_rows_keep_what_can_be_read() -> None:
+    payload = {
+        "evseId": 3,
+        "meterValue": [
+            {
+                "timestamp": "garbage",
+                "sampledValue": [{"value": 7}, {"value": "8"}, {"value": 9, "unitOfMeasure": {}}],
+            },
+        ],
+    }
+    rows = flatten(_raw(orjson.dumps([2, "1", "MeterValues", payload]).decode(), "ocpp2.0.1"))
+    assert [(r.value, r.unit, r.ts_ms, r.sample_index) for r in rows] == [
+        (7.0, "Wh", T0, 0),
+        (9.0, "Wh", T0, 1),
+    ]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import uuid
+
+from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
+from services.processors.app import create_app, handle, kafka_brokers
+
+from csms.envelope import FrameEnvelope
+from csms.settings import Settings, Topics
+from tests.unit.domain.builders import Session
+
+
+def _count(agent: str, outcome: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "csms_processor_events_total", {"agent": agent, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_a_bad_envelope_is_counted_and_skipped() -> None:
+    agent = f"t-{uuid.uuid4().hex[:6]}"
+    seen: list[FrameEnvelope] = []
+
+    async def step(env: FrameEnvelope) -> bool:
+        seen.append(env)
+        return True
+
+    for raw in [b"not json", b"[]", b'{"v": 1}', b"", None]:
+        await handle(agent, raw, step)
+
+    assert seen == []
+    assert _count(agent, "bad_envelope") == 5
+
+
+async def test_a_projection_bug_is_counted_and_the_stream_goes_on() -> None:
+    agent = f"t-{uuid.uuid4().hex[:6]}"
+    env = Session().connect()
+
+    async def broken(env: FrameEnvelope) -> bool:
+        raise KeyError("bug")
+
+    async def fine(env: FrameEnvelope) -> bool:
+        return False
+
+    await handle(agent, env.encode(), broken)
+    await handle(agent, env.encode(), fine)
+
+    assert (_count(agent, "failed"), _count(agent, "unchanged")) == (1, 1)
+
+
+async def test_an_unreachable_redis_is_waited_for_not_skipped() -> None:
+    agent = f"t-{uuid.uuid4().hex[:6]}"
+    env = Session().connect()
+    calls: list[str] = []
+
+    async def flaky(got: FrameEnvelope) -> bool:
+        calls.append(got.id)
+        if len(calls) < 3:
+            raise RedisConnectionError("connection refused")
+        return True
+
+    await handle(agent, env.encode(), flaky)
+
+    assert calls == [env.id] * 3
+    assert (_count(agent, "changed"), _count(agent, "failed")) == (1, 0)
+
+
+def test_the_app_follows_the_settings() -> None:
+    settings = Settings(
+        kafka_bootstrap="10.0.0.1:9092, 10.0.0.2:9092",
+        topics=Topics(prefix="t-1."),
+        processors_app_id="proc-test",
+        processors_web_port=0,
+    )
+    app = create_app(settings)
+
+    assert app.conf.id == "proc-test"
+    assert [str(url) for url in app.conf.broker] == [
+        "kafka://10.0.0.1:9092",
+        "kafka://10.0.0.2:9092",
+    ]
+    assert not app.conf.web_enabled
+    subscribed = {name: set(agent.channel.topics) for name, agent in app.agents.items()}
+    assert sorted(subscribed.values(), key=str) == [{"t-1.ocpp.frames"}, {"t-1.ocpp.frames"}]
+    assert kafka_brokers("a:1,,b:2") == ["kafka://a:1", "kafka://b:2"]
