@@ -66,7 +66,8 @@ async def session_16(
 ) -> SessionReport:
     """A 1.6 session: boot, status, authorize, start, `steps` MeterValues, stop."""
     report = SessionReport(station, "ocpp1.6", meter_start_wh=meter_start)
-    start = datetime.now(UTC).replace(microsecond=0)
+    # Sampled once a minute, ending now: the session is replayed faster than real time.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=steps + 1)
     async with websockets.connect(f"{url}/{station}", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
         cp = ChargePoint16(station, ws)
 
@@ -157,7 +158,8 @@ async def session_201(
 ) -> SessionReport:
     """A 2.0.1 (or 2.1) session: boot, status, authorize, TransactionEvent Started/Updated/Ended."""
     report = SessionReport(station, proto, meter_start_wh=meter_start)
-    start = datetime.now(UTC).replace(microsecond=0)
+    # Sampled once a minute, ending now: the session is replayed faster than real time.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=steps + 1)
     tx_id = f"{station}-tx-{int(start.timestamp())}"
     report.transaction_id = tx_id
     token = {"id_token": id_token, "type": "ISO14443"}
