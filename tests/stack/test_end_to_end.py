@@ -159,3 +159,38 @@ async def test_stations_are_served_with_protocol_and_status(
         assert {"CP-1", "CP-2"} <= {s["id"] for s in listing["items"]}
         missing = await api.get("/api/v1/stations/NOPE")
         assert missing.status_code == 404
+
+
+async def test_transactions_and_status_history_land_in_clickhouse(
+    stack: Stack, sessions: dict[str, SessionReport]
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.clickhouse_url) as ch:
+
+        async def rows(query: str) -> list[dict[str, Any]]:
+            text = (await ch.post("/", content=query + " FORMAT JSONEachRow")).text
+            return [orjson.loads(line) for line in text.splitlines()]
+
+        for station, report in sessions.items():
+            q = (
+                "SELECT transaction_id, state, energy_wh, proto FROM transactions FINAL "
+                f"WHERE station = '{station}'"
+            )
+            expected = [
+                {
+                    "transaction_id": report.transaction_id,
+                    "state": "ended",
+                    "energy_wh": report.energy_wh,
+                    "proto": report.proto,
+                }
+            ]
+            assert await _eventually(lambda q=q: rows(q), expected) == expected
+        q = (
+            "SELECT status FROM status_events FINAL WHERE station = 'CP-1' AND evse = 1 "
+            "ORDER BY ts, event_id"
+        )
+        expected_statuses = [{"status": s} for s in ("Available", "Preparing", "Charging")]
+        history = await _eventually(lambda: rows(q), [*expected_statuses, {"status": "Available"}])
+        assert [r["status"] for r in history] == ["Available", "Preparing", "Charging", "Available"]
+        q = "SELECT count() AS n FROM ocpp_frames FINAL WHERE station IN ('CP-1', 'CP-2')"
+        frames = 4 + 2 * sum(len(r.calls) for r in sessions.values())
+        assert await _eventually(lambda: rows(q), [{"n": frames}]) == [{"n": frames}]
