@@ -39,6 +39,24 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"environment variable {name} must be true or false, got {raw!r}")
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name) or default
+    if raw not in choices:
+        raise ValueError(f"environment variable {name} must be one of {choices}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Topics:
     """Kafka topic names. A prefix isolates test runs that share one broker."""
@@ -81,6 +99,20 @@ class Settings:
     gateway_port: int = 9000
     gateway_max_frame_bytes: int = 64 * 1024
     gateway_pipeline_window: int = 16
+    # Admission of unknown stations: open (registered on first connect), pending (BootNotification
+    # answered Pending until an operator accepts), closed (refused at the WebSocket handshake).
+    gateway_admission: str = "open"
+    # Security profile 1: HTTP Basic auth required for stations that have a password set; with
+    # gateway_require_auth every station must present valid credentials.
+    gateway_require_auth: bool = False
+    gateway_compression: bool = True
+    gateway_compression_window_bits: int = 10
+    gateway_compression_mem_level: int = 2
+    gateway_reuse_port: bool = False
+    gateway_idle_timeout_s: float = 900.0
+    gateway_rate_limit_per_s: float = 20.0
+    gateway_rate_burst: int = 60
+    gateway_drain_window_s: float = 10.0
     heartbeat_interval_s: int = 300
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -113,6 +145,28 @@ class Settings:
             ),
             gateway_pipeline_window=_env_int(
                 "GATEWAY_PIPELINE_WINDOW", base.gateway_pipeline_window
+            ),
+            gateway_admission=_env_choice(
+                "GATEWAY_ADMISSION", base.gateway_admission, ("open", "pending", "closed")
+            ),
+            gateway_require_auth=_env_bool("GATEWAY_REQUIRE_AUTH", base.gateway_require_auth),
+            gateway_compression=_env_bool("GATEWAY_COMPRESSION", base.gateway_compression),
+            gateway_compression_window_bits=_env_int(
+                "GATEWAY_COMPRESSION_WINDOW_BITS", base.gateway_compression_window_bits
+            ),
+            gateway_compression_mem_level=_env_int(
+                "GATEWAY_COMPRESSION_MEM_LEVEL", base.gateway_compression_mem_level
+            ),
+            gateway_reuse_port=_env_bool("GATEWAY_REUSE_PORT", base.gateway_reuse_port),
+            gateway_idle_timeout_s=_env_float(
+                "GATEWAY_IDLE_TIMEOUT_S", base.gateway_idle_timeout_s
+            ),
+            gateway_rate_limit_per_s=_env_float(
+                "GATEWAY_RATE_LIMIT_PER_S", base.gateway_rate_limit_per_s
+            ),
+            gateway_rate_burst=_env_int("GATEWAY_RATE_BURST", base.gateway_rate_burst),
+            gateway_drain_window_s=_env_float(
+                "GATEWAY_DRAIN_WINDOW_S", base.gateway_drain_window_s
             ),
             heartbeat_interval_s=_env_int("HEARTBEAT_INTERVAL_S", base.heartbeat_interval_s),
             api_host=_env("API_HOST", base.api_host),

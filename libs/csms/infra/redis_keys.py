@@ -47,3 +47,19 @@ def pending_call(station_id: str, conn: str, uid: str) -> str:
 def id_token(token: str) -> str:
     """Hash: status (Accepted/Blocked/Expired/Invalid), group, expiry — the authorization cache."""
     return f"{PREFIX}:idtoken:{token}"
+
+
+def registration(station_id: str) -> str:
+    """Hash: status (Accepted/Pending/Rejected), password_hash, created_ms, updated_ms — the
+    station registry the operator manages (admission and security profile 1)."""
+    return f"{PREFIX}:registry:{station_id}"
+
+
+def station_route(station_id: str) -> str:
+    """Hash: gateway, conn, epoch, since_ms — which gateway holds the station's live connection."""
+    return f"{PREFIX}:route:{station_id}"
+
+
+def station_epoch(station_id: str) -> str:
+    """Integer counter: connection epoch of a station; the newest connection has the highest."""
+    return f"{PREFIX}:epoch:{station_id}"

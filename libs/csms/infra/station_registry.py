@@ -1,0 +1,88 @@
+"""The station registry in Redis: admission status and hashed Basic-auth password per station.
+
+Written by operators (API, `csms station …`) and by the gateway when admission is `open`;
+read by the gateway at the handshake and for BootNotification answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from csms.clock import Clock, system_clock
+from csms.infra import redis_keys
+from csms.security.passwords import hash_password, verify_password
+
+ACCEPTED = "Accepted"
+PENDING = "Pending"
+REJECTED = "Rejected"
+STATUSES = (ACCEPTED, PENDING, REJECTED)
+
+
+@dataclass(frozen=True)
+class Registration:
+    station: str
+    status: str
+    password_hash: str = ""
+    created_ms: int = 0
+    updated_ms: int = 0
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    def password_matches(self, password: str) -> bool:
+        return self.has_password and verify_password(password, self.password_hash)
+
+
+class StationRegistry:
+    def __init__(self, redis: Redis, clock: Clock = system_clock) -> None:
+        self._redis = redis
+        self._clock = clock
+
+    async def get(self, station: str) -> Registration | None:
+        raw = await self._redis.hgetall(redis_keys.registration(station))
+        fields = {str(k): str(v) for k, v in raw.items()}  # the client decodes responses
+        if not fields:
+            return None
+        return Registration(
+            station=station,
+            status=fields.get("status", PENDING),
+            password_hash=fields.get("password_hash", ""),
+            created_ms=int(fields.get("created_ms", "0") or 0),
+            updated_ms=int(fields.get("updated_ms", "0") or 0),
+        )
+
+    async def register_if_unknown(self, station: str, status: str) -> Registration:
+        """Register a station seen for the first time (atomic: never overwrites an operator's
+        decision); returns the registration in force."""
+        key = redis_keys.registration(station)
+        now = str(self._clock())
+        if await self._redis.hsetnx(key, "status", _checked(status)):
+            await self._redis.hset(key, mapping={"created_ms": now, "updated_ms": now})
+        registration = await self.get(station)
+        assert registration is not None  # just written
+        return registration
+
+    async def set_status(self, station: str, status: str) -> None:
+        key = redis_keys.registration(station)
+        now = str(self._clock())
+        await self._redis.hsetnx(key, "created_ms", now)
+        await self._redis.hset(key, mapping={"status": _checked(status), "updated_ms": now})
+
+    async def set_password(self, station: str, password: str) -> None:
+        """Store the hash of a new password (raises WeakPassword outside 16-40 characters)."""
+        key = redis_keys.registration(station)
+        now = str(self._clock())
+        await self._redis.hsetnx(key, "created_ms", now)
+        await self._redis.hsetnx(key, "status", ACCEPTED)
+        await self._redis.hset(
+            key, mapping={"password_hash": hash_password(password), "updated_ms": now}
+        )
+
+
+def _checked(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"registration status must be one of {STATUSES}, got {status!r}")
+    return status

@@ -1,0 +1,1 @@
+"""Station credentials (security profile 1) and, later, certificates."""
