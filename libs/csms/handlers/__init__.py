@@ -15,10 +15,23 @@ from typing import Any, Protocol
 from csms.protocol.versions import OcppVersion
 
 
+@dataclass(frozen=True, slots=True)
+class BootDecision:
+    """The answer to a BootNotification: Accepted, Pending or Rejected, and the interval (the
+    heartbeat interval when Accepted, the retry interval otherwise)."""
+
+    status: str
+    interval_s: int
+
+
 class Decisions(Protocol):
     """Answers the gateway cannot give from the frame alone (read models in Redis)."""
 
     heartbeat_interval_s: int
+
+    async def boot(self, station: str) -> BootDecision:
+        """Admission of a booting station (registry + admission policy)."""
+        ...
 
     async def next_transaction_id(self) -> int:
         """A 1.6 transactionId unique across every gateway of the network."""

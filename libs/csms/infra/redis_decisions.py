@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from csms.handlers import BootDecision
 from csms.infra import redis_keys
 
 # Open admission for this foundation: a token nobody has blocked is accepted. The id-token read
@@ -15,6 +16,9 @@ class RedisDecisions:
     def __init__(self, redis: aioredis.Redis, *, heartbeat_interval_s: int) -> None:
         self._redis = redis
         self.heartbeat_interval_s = heartbeat_interval_s
+
+    async def boot(self, station: str) -> BootDecision:
+        return BootDecision("Accepted", self.heartbeat_interval_s)
 
     async def next_transaction_id(self) -> int:
         # INCR is atomic across every gateway; 1.6 transactionIds are 32-bit signed integers.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from csms.envelope import FrameEnvelope
+from csms.handlers import BootDecision
 
 
 class RecordingPublisher:
@@ -34,6 +35,9 @@ class FixedDecisions:
         self.heartbeat_interval_s = 300
         self._token_status = token_status
         self._next_tx = first_tx
+
+    async def boot(self, station: str) -> BootDecision:
+        return BootDecision("Pending" if station.startswith("PENDING") else "Accepted", 300)
 
     async def next_transaction_id(self) -> int:
         self._next_tx += 1

@@ -6,8 +6,9 @@ from csms.handlers import CallContext, iso_time
 
 
 async def handle(ctx: CallContext) -> dict[str, Any]:
+    decision = await ctx.decisions.boot(ctx.station)
     return {
-        "status": "Accepted",
+        "status": decision.status,
         "currentTime": iso_time(ctx.now_ms),
-        "interval": ctx.decisions.heartbeat_interval_s,
+        "interval": decision.interval_s,
     }
