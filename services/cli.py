@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from csms.settings import Settings
+from services.admin import stations
 
 log = logging.getLogger("csms")
 
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in SERVICES:
         sub.add_parser(name, help=f"run the {name} service in the foreground")
     sub.add_parser("up", help="run every service (local all-in-one stack)")
+    stations.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CSMS_LOG_LEVEL", "INFO").upper(),
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "up":
         return _up(settings)
+    if args.command == "station":
+        return stations.run(args, settings)
     _run_service(args.command, settings)
     return 0
 
