@@ -1,8 +1,8 @@
 """Answers to charger-initiated CALLs: one module per action per version, explicit route tables.
 
-A handler is `async (CallContext) -> response payload`. Decisions that need shared state (1.6
-transaction ids, authorization) come through the injected `Decisions`; everything else is answered
-locally from the request and the clock.
+A handler is `async (CallContext) -> response payload`. Decisions that need shared state
+(admission, 1.6 transaction ids, authorization) come through the injected `Decisions`;
+everything else is answered locally from the request and the clock, so handlers stay pure.
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ class BootDecision:
     interval_s: int
 
 
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What the network knows of an id token, in version-neutral terms.
+
+    `status` uses the 2.x vocabulary (Accepted, Blocked, Expired, Invalid, NoCredit, …); each
+    version's handlers map it onto what their schema allows. `expiry_ms` is when a station may
+    stop trusting its cached copy; `group` is the parent / group token."""
+
+    status: str
+    expiry_ms: int | None = None
+    group: str | None = None
+
+
 class Decisions(Protocol):
     """Answers the gateway cannot give from the frame alone (read models in Redis)."""
 
@@ -37,8 +50,9 @@ class Decisions(Protocol):
         """A 1.6 transactionId unique across every gateway of the network."""
         ...
 
-    async def authorize(self, id_token: str) -> str:
-        """The authorization status of an id token: Accepted, Blocked, Expired, Invalid…"""
+    async def authorize(self, id_token: str) -> TokenInfo | str:
+        """The authorization of an id token; a bare string is a status with no expiry or
+        group (enough for simple implementations such as test fakes)."""
         ...
 
 
@@ -57,6 +71,20 @@ Handler = Callable[[CallContext], Awaitable[dict[str, Any]]]
 def iso_time(ms: int) -> str:
     """Epoch milliseconds as the ISO 8601 UTC text OCPP uses (…T12:00:00.000Z)."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+async def token_info(ctx: CallContext, id_token: str) -> TokenInfo:
+    """The decision on `id_token`, always as a TokenInfo."""
+    info = await ctx.decisions.authorize(id_token)
+    return info if isinstance(info, TokenInfo) else TokenInfo(info)
+
+
+def status_info(reason_code: str, additional_info: str = "") -> dict[str, str]:
+    """A 2.x StatusInfoType (reasonCode is at most 20 characters)."""
+    info = {"reasonCode": reason_code[:20]}
+    if additional_info:
+        info["additionalInfo"] = additional_info[:512]
+    return info
 
 
 def routes(version: OcppVersion) -> Mapping[str, Handler]:

@@ -1,29 +1,122 @@
-"""The gateway's decisions, read from the Redis read models (see csms.handlers.Decisions)."""
+"""The gateway's decisions, read from the Redis read models (see csms.handlers.Decisions).
+
+Admission (BootNotification) follows the station registry and the deployment's admission policy:
+
+| station           | open                 | pending              | closed   |
+|-------------------|----------------------|----------------------|----------|
+| unknown           | registered Accepted  | registered Pending   | Rejected |
+| registered        | its registry status (Accepted / Pending / Rejected)          |
+
+Accepted is answered with the heartbeat interval, Pending and Rejected with the retry interval.
+Under `closed` unknown stations are refused at the handshake; a boot that still gets here is
+Rejected and nothing is registered.
+
+Authorization reads the id-token cache `csms:idtoken:<token>` (fields status, expiry, group). The
+network is open: a token nobody has listed is Accepted. A listed token is Accepted unless its
+status says otherwise, or its expiry (ISO 8601 or epoch ms) has passed, which makes it Expired.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+
 import redis.asyncio as aioredis
 
-from csms.handlers import BootDecision
+from csms.clock import Clock, system_clock
+from csms.handlers import BootDecision, TokenInfo
 from csms.infra import redis_keys
+from csms.infra.station_registry import ACCEPTED, PENDING, REJECTED, StationRegistry
+from csms.settings import Settings
 
-# Open admission for this foundation: a token nobody has blocked is accepted. The id-token read
-# model (operator API) writes csms:idtoken:<token> with a status to refuse it.
-DEFAULT_TOKEN_STATUS = "Accepted"  # noqa: S105 - an OCPP status, not a secret
+log = logging.getLogger(__name__)
+
+ADMISSIONS = ("open", "pending", "closed")
+DEFAULT_RETRY_INTERVAL_S = 60
+DEFAULT_TOKEN_STATUS = ACCEPTED  # open network: see the module docstring
 
 
 class RedisDecisions:
-    def __init__(self, redis: aioredis.Redis, *, heartbeat_interval_s: int) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        heartbeat_interval_s: int,
+        admission: str = "open",
+        retry_interval_s: int = DEFAULT_RETRY_INTERVAL_S,
+        clock: Clock = system_clock,
+    ) -> None:
+        if admission not in ADMISSIONS:
+            raise ValueError(f"admission must be one of {ADMISSIONS}, got {admission!r}")
         self._redis = redis
+        self._registry = StationRegistry(redis, clock)
+        self._admission = admission
+        self._retry_interval_s = retry_interval_s
+        self._clock = clock
         self.heartbeat_interval_s = heartbeat_interval_s
 
+    @classmethod
+    def from_settings(
+        cls, redis: aioredis.Redis, settings: Settings, *, clock: Clock = system_clock
+    ) -> RedisDecisions:
+        return cls(
+            redis,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+            admission=settings.gateway_admission,
+            clock=clock,
+        )
+
     async def boot(self, station: str) -> BootDecision:
-        return BootDecision("Accepted", self.heartbeat_interval_s)
+        registration = await self._registry.get(station)
+        if registration is not None:
+            return self._answer(registration.status)
+        if self._admission == "closed":
+            return self._answer(REJECTED)
+        first_status = ACCEPTED if self._admission == "open" else PENDING
+        # Atomic: if an operator (or another gateway) registered it meanwhile, theirs stands.
+        registration = await self._registry.register_if_unknown(station, first_status)
+        return self._answer(registration.status)
+
+    def _answer(self, status: str) -> BootDecision:
+        if status == ACCEPTED:
+            return BootDecision(ACCEPTED, self.heartbeat_interval_s)
+        # An unreadable registry status is not an admission: make the station retry.
+        known = status if status in (PENDING, REJECTED) else PENDING
+        return BootDecision(known, self._retry_interval_s)
 
     async def next_transaction_id(self) -> int:
         # INCR is atomic across every gateway; 1.6 transactionIds are 32-bit signed integers.
         return int(await self._redis.incr(redis_keys.TX16_SEQUENCE))
 
-    async def authorize(self, id_token: str) -> str:
-        status = await self._redis.hget(redis_keys.id_token(id_token), "status")
-        return str(status) if status else DEFAULT_TOKEN_STATUS
+    async def authorize(self, id_token: str) -> TokenInfo:
+        raw = await self._redis.hgetall(redis_keys.id_token(id_token))
+        if not raw:
+            return TokenInfo(DEFAULT_TOKEN_STATUS)
+        fields = {str(k): str(v) for k, v in raw.items()}
+        status = fields.get("status") or DEFAULT_TOKEN_STATUS
+        group = fields.get("group") or None
+        expiry_text = fields.get("expiry", "")
+        if not expiry_text:
+            return TokenInfo(status, group=group)
+        expiry_ms = parse_expiry(expiry_text)
+        if expiry_ms is None:
+            # A listed token whose expiry nobody can read is not trusted.
+            log.warning("id token %r has an unreadable expiry", id_token[:40])
+            return TokenInfo("Invalid", group=group)
+        if status == ACCEPTED and expiry_ms <= self._clock():
+            status = "Expired"
+        return TokenInfo(status, expiry_ms=expiry_ms, group=group)
+
+
+def parse_expiry(text: str) -> int | None:
+    """Epoch ms from an expiry given as epoch milliseconds or ISO 8601 (naive means UTC)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

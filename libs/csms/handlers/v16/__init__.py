@@ -1,4 +1,6 @@
-"""OCPP 1.6J route table."""
+"""OCPP 1.6J route table: every Charge Point -> Central System action of 1.6 (core, firmware
+management, local list, reservation and smart charging add none of their own in this direction)
+and of the 1.6 security extension (the OCA "Improved security for OCPP 1.6-J" white paper)."""
 
 from collections.abc import Mapping
 
@@ -9,6 +11,7 @@ from csms.handlers.v16 import (
     data_transfer,
     empty_response,
     heartbeat,
+    sign_certificate,
     start_transaction,
     stop_transaction,
 )
@@ -24,4 +27,9 @@ ROUTES: Mapping[str, Handler] = {
     "StartTransaction": start_transaction.handle,
     "StatusNotification": empty_response.handle,
     "StopTransaction": stop_transaction.handle,
+    # Security extension.
+    "LogStatusNotification": empty_response.handle,
+    "SecurityEventNotification": empty_response.handle,
+    "SignCertificate": sign_certificate.handle,
+    "SignedFirmwareStatusNotification": empty_response.handle,
 }

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from csms.handlers import CallContext
+from csms.handlers import CallContext, token_info
+from csms.handlers.v16.id_tag_info import id_tag_info
 
 
 async def handle(ctx: CallContext) -> dict[str, Any]:
-    status = await ctx.decisions.authorize(ctx.payload["idTag"])
-    return {"idTagInfo": {"status": status}}
+    return {"idTagInfo": id_tag_info(await token_info(ctx, ctx.payload["idTag"]))}

@@ -1,4 +1,4 @@
-"""1.6 BootNotification: register the station and tell it the heartbeat interval."""
+"""1.6 BootNotification: the admission decision (Accepted/Pending/Rejected) and its interval."""
 
 from typing import Any
 

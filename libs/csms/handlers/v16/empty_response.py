@@ -1,4 +1,6 @@
-"""1.6 actions whose confirmation is empty (StatusNotification, MeterValues, notifications)."""
+"""1.6 actions whose confirmation is empty: status, meter values and the notifications
+(diagnostics, firmware, signed firmware, log status, security events). The frame itself is the
+record: it is in Kafka before this answer is sent, and projections read it from there."""
 
 from typing import Any
 

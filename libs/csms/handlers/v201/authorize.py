@@ -1,10 +1,14 @@
-"""2.0.1 Authorize: idTokenInfo from the authorization read model."""
+"""2.x Authorize: idTokenInfo from the authorization read model.
+
+The optional certificateStatus (ISO 15118 contract certificates) is left out: without a
+certificate authority or OCSP access the CSMS can vouch for no certificate."""
 
 from typing import Any
 
-from csms.handlers import CallContext
+from csms.handlers import CallContext, token_info
+from csms.handlers.v201.id_token_info import id_token_info
 
 
 async def handle(ctx: CallContext) -> dict[str, Any]:
-    status = await ctx.decisions.authorize(ctx.payload["idToken"]["idToken"])
-    return {"idTokenInfo": {"status": status}}
+    info = await token_info(ctx, ctx.payload["idToken"]["idToken"])
+    return {"idTokenInfo": id_token_info(info)}

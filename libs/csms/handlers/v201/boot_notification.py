@@ -1,4 +1,4 @@
-"""2.0.1 BootNotification: accept the station and tell it the heartbeat interval."""
+"""2.x BootNotification: the admission decision (Accepted/Pending/Rejected) and its interval."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""2.0.1 DataTransfer: no vendor extension is registered yet."""
+"""2.x DataTransfer: no vendor extension is registered yet, so every vendor id is unknown."""
 
 from typing import Any
 

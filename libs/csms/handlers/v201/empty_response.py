@@ -1,4 +1,6 @@
-"""2.0.1 actions whose response is empty (StatusNotification, MeterValues, NotifyReport, …)."""
+"""2.x actions whose response is empty: status, meter values, reports and notifications. The
+frame itself is the record: it is in Kafka before this answer is sent, and projections read it
+from there."""
 
 from typing import Any
 

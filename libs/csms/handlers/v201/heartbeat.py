@@ -1,4 +1,4 @@
-"""2.0.1 Heartbeat: the CSMS's clock."""
+"""2.x Heartbeat: the CSMS's clock, which stations use to keep theirs in sync."""
 
 from typing import Any
 
