@@ -88,7 +88,9 @@ class Settings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_partitions: int = 4
     kafka_linger_ms: int = 2
-    kafka_request_timeout_ms: int = 10_000
+    # How long a produce request, and a batch whose partition has no leader, may wait: it must
+    # outlast a broker restart (see csms.infra.kafka.make_producer); 120 s = Java's default.
+    kafka_request_timeout_ms: int = 120_000
     topics: Topics = field(default_factory=Topics)
     redis_url: str = "redis://127.0.0.1:6379/0"
     clickhouse_url: str = f"chdb://{LOCAL_STATE_DIR / 'clickhouse'}"
@@ -113,6 +115,21 @@ class Settings:
     gateway_rate_limit_per_s: float = 20.0
     gateway_rate_burst: int = 60
     gateway_drain_window_s: float = 10.0
+    # Frames handed to Kafka and not acknowledged yet, over the whole gateway; at the bound the
+    # sessions stop reading their sockets, and give up (close 1011) after the publish timeout.
+    gateway_kafka_max_inflight: int = 10_000
+    gateway_kafka_publish_timeout_s: float = 10.0
+    # A CALL not acknowledged by Kafka within this time is answered InternalError (the station
+    # retries) rather than left hanging; OCPP stations time their CALLs out after ~30-60 s.
+    gateway_answer_timeout_s: float = 30.0
+    # 2.0.1/2.1 forbid a second CALL before the first is answered (SHALL NOT): answer it with
+    # RpcFrameworkError. 1.6 only says SHOULD NOT, so 1.6 CALLs are always pipelined in order.
+    gateway_strict_call_order: bool = True
+    # Reconnect-storm guard: above this many BootNotifications per second (or this many frames
+    # in flight to Kafka) boots are answered Pending with an interval of storm_retry_s + jitter.
+    gateway_storm_boots_per_s: float = 500.0
+    gateway_storm_max_inflight: int = 8_000  # below gateway_kafka_max_inflight, so it can fire
+    gateway_storm_retry_s: int = 30
     heartbeat_interval_s: int = 300
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -168,6 +185,25 @@ class Settings:
             gateway_drain_window_s=_env_float(
                 "GATEWAY_DRAIN_WINDOW_S", base.gateway_drain_window_s
             ),
+            gateway_kafka_max_inflight=_env_int(
+                "GATEWAY_KAFKA_MAX_INFLIGHT", base.gateway_kafka_max_inflight
+            ),
+            gateway_kafka_publish_timeout_s=_env_float(
+                "GATEWAY_KAFKA_PUBLISH_TIMEOUT_S", base.gateway_kafka_publish_timeout_s
+            ),
+            gateway_answer_timeout_s=_env_float(
+                "GATEWAY_ANSWER_TIMEOUT_S", base.gateway_answer_timeout_s
+            ),
+            gateway_strict_call_order=_env_bool(
+                "GATEWAY_STRICT_CALL_ORDER", base.gateway_strict_call_order
+            ),
+            gateway_storm_boots_per_s=_env_float(
+                "GATEWAY_STORM_BOOTS_PER_S", base.gateway_storm_boots_per_s
+            ),
+            gateway_storm_max_inflight=_env_int(
+                "GATEWAY_STORM_MAX_INFLIGHT", base.gateway_storm_max_inflight
+            ),
+            gateway_storm_retry_s=_env_int("GATEWAY_STORM_RETRY_S", base.gateway_storm_retry_s),
             heartbeat_interval_s=_env_int("HEARTBEAT_INTERVAL_S", base.heartbeat_interval_s),
             api_host=_env("API_HOST", base.api_host),
             api_port=_env_int("API_PORT", base.api_port),

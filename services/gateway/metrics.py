@@ -26,3 +26,25 @@ CALL_ERRORS = Counter("csms_gateway_callerrors_total", "CALLERRORs sent to stati
 HANDSHAKES_REJECTED = Counter(
     "csms_gateway_handshakes_rejected_total", "Refused WebSocket handshakes", ["reason"]
 )
+CLOSES = Counter(
+    "csms_gateway_closes_total",
+    "Connections closed by the gateway (or by websockets for it), by WebSocket close code",
+    ["code"],
+)
+RATE_LIMITED = Counter("csms_gateway_rate_limited_total", "Frames refused by the rate limit")
+UNMATCHED_ANSWERS = Counter(
+    "csms_gateway_unmatched_answers_total",
+    "CALLRESULT/CALLERROR frames for a message id the gateway did not send (ignored, archived)",
+)
+BOOTS_DEFERRED = Counter(
+    "csms_gateway_boots_deferred_total",
+    "BootNotifications answered Pending by the reconnect-storm guard",
+)
+KAFKA_PUBLISH_WAITS = Counter(
+    "csms_gateway_kafka_publish_waits_total",
+    "Frames that had to wait for room under the gateway's Kafka in-flight bound",
+)
+KAFKA_PUBLISH_TIMEOUTS = Counter(
+    "csms_gateway_kafka_publish_timeouts_total",
+    "Frames refused because no room came within the publish timeout (connection closed 1011)",
+)

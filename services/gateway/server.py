@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from http import HTTPStatus
+from typing import Any, cast
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.typing import Subprotocol
 
 from csms.clock import system_clock
@@ -20,52 +19,39 @@ from csms.handlers import Decisions, routes
 from csms.infra.kafka import ensure_topics, make_producer
 from csms.infra.redis_client import make_redis
 from csms.infra.redis_decisions import RedisDecisions
-from csms.protocol.station_path import InvalidStationPath, station_id_from_path
+from csms.infra.station_registry import StationRegistry
+from csms.protocol.station_path import station_id_from_path
 from csms.protocol.validation import warm
 from csms.protocol.versions import SUBPROTOCOLS, OcppVersion, negotiate
 from csms.settings import Settings
-from services.gateway import metrics
+from services.gateway.connections import Connections
+from services.gateway.handshake import (
+    Admission,
+    FrontDoor,
+    initial_status,
+    make_process_request,
+    registration_of,
+)
 from services.gateway.publisher import FramePublisher
 from services.gateway.session import GatewayContext, StationSession
+from services.gateway.storm import StormGuard
 
 log = logging.getLogger(__name__)
 
-NO_SUBPROTOCOL = "no supported OCPP subprotocol offered; offer one of " + ", ".join(SUBPROTOCOLS)
+DRAIN_CODE = 1012  # service restart: stations reconnect (to another gateway)
+DRAIN_REASON = "gateway restarting"
 
 
-def _offered_subprotocols(request: Request) -> list[str]:
-    offered: list[str] = []
-    for value in request.headers.get_all("Sec-WebSocket-Protocol"):
-        offered.extend(p.strip() for p in value.split(",") if p.strip())
-    return offered
+class StationConnection(ServerConnection):
+    """A ServerConnection that remembers when the peer last sent anything (data, ping, pong):
+    OCPP keeps connections alive from the station side (Heartbeat or WebSocket pings), so the
+    idle timeout counts every frame, and the gateway sends no pings of its own."""
 
+    last_seen: float = 0.0
 
-def _text_response(status: HTTPStatus, body: str, content_type: str = "text/plain") -> Response:
-    headers = Headers([("Content-Type", f"{content_type}; charset=utf-8")])
-    return Response(status.value, status.phrase, headers, body.encode())
-
-
-def _reject(reason: str, status: HTTPStatus, message: str) -> Response:
-    metrics.HANDSHAKES_REJECTED.labels(reason).inc()
-    return _text_response(status, message + "\n")
-
-
-def process_request(connection: ServerConnection, request: Request) -> Response | None:
-    """Answer plain HTTP (health, metrics) and refuse bad handshakes before the upgrade."""
-    path = request.path.split("?", 1)[0]
-    if path == "/health":
-        return _text_response(HTTPStatus.OK, "ok\n")
-    if path == "/metrics":
-        headers = Headers([("Content-Type", CONTENT_TYPE_LATEST)])
-        return Response(200, "OK", headers, generate_latest())
-    try:
-        station_id_from_path(request.path)
-    except InvalidStationPath as exc:
-        status = HTTPStatus.NOT_FOUND if "path must be" in str(exc) else HTTPStatus.BAD_REQUEST
-        return _reject("station_id", status, str(exc))
-    if negotiate(_offered_subprotocols(request)) is None:
-        return _reject("subprotocol", HTTPStatus.BAD_REQUEST, NO_SUBPROTOCOL)
-    return None
+    def process_event(self, event: Any) -> None:
+        self.last_seen = time.monotonic()
+        super().process_event(event)
 
 
 def select_subprotocol(
@@ -80,9 +66,28 @@ def make_handler(ctx: GatewayContext) -> Callable[[ServerConnection], Awaitable[
         # process_request already checked both; a failure here is a bug, not bad input.
         station = station_id_from_path(ws.request.path if ws.request else "")
         version = OcppVersion(ws.subprotocol or "")
-        await StationSession(ws, station, version, ctx).run()
+        status = initial_status(ctx.door, registration_of(ws))
+        if isinstance(ws, StationConnection):
+            ws.last_seen = time.monotonic()
+        await StationSession(ws, station, version, ctx, status).run()
 
     return handler
+
+
+def compression_factories(settings: Settings) -> list[ServerPerMessageDeflateFactory] | None:
+    """permessage-deflate with small windows and memLevel, or no extension at all when the
+    deployment refuses compression (measured per connection: see docs/benchmarks.md)."""
+    if not settings.gateway_compression:
+        return None
+    return [
+        ServerPerMessageDeflateFactory(
+            server_max_window_bits=settings.gateway_compression_window_bits,
+            # Also bound the inflate window when the station allows it (RFC 7692 §7.1.2.2):
+            # 2^15 bytes per connection otherwise; stations that do not offer it still connect.
+            client_max_window_bits=settings.gateway_compression_window_bits,
+            compress_settings={"memLevel": settings.gateway_compression_mem_level},
+        )
+    ]
 
 
 async def start_server(settings: Settings, ctx: GatewayContext) -> Server:
@@ -90,15 +95,70 @@ async def start_server(settings: Settings, ctx: GatewayContext) -> Server:
         make_handler(ctx),
         settings.gateway_host,
         settings.gateway_port,
-        process_request=process_request,
+        create_connection=StationConnection,
+        process_request=make_process_request(ctx.door),
         select_subprotocol=select_subprotocol,
         subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS],
         max_size=settings.gateway_max_frame_bytes,
         max_queue=16,
         compression=None,
-        ping_interval=60,
-        ping_timeout=60,
+        extensions=compression_factories(settings),
+        ping_interval=None,
+        reuse_port=settings.gateway_reuse_port or None,
     )
+
+
+def context_from_settings(
+    settings: Settings,
+    publisher: FramePublisher,
+    decisions: Decisions,
+    registry: StationRegistry | None,
+    connections: Connections | None,
+) -> GatewayContext:
+    admission = cast(Admission, settings.gateway_admission)  # Settings checks the choice
+    door = FrontDoor(registry, admission, settings.gateway_require_auth)
+    return GatewayContext(
+        gateway_id=settings.gateway_id,
+        publisher=publisher,
+        decisions=decisions,
+        clock=system_clock,
+        window=settings.gateway_pipeline_window,
+        door=door,
+        connections=connections,
+        rate_per_s=settings.gateway_rate_limit_per_s,
+        rate_burst=settings.gateway_rate_burst,
+        idle_timeout_s=settings.gateway_idle_timeout_s,
+        strict_call_order=settings.gateway_strict_call_order,
+        answer_timeout_s=settings.gateway_answer_timeout_s,
+    )
+
+
+async def drain(server: Server, connections: Connections, window_s: float) -> None:
+    """Stop accepting, then close every connection with 1012, spread evenly over `window_s`
+    so the stations' reconnects do not arrive in one burst; wait until all sessions ended."""
+    server.close(close_connections=False)  # listening sockets only
+    sessions = connections.sessions()
+    step = window_s / len(sessions) if sessions else 0.0
+    for session in sessions:
+        await session.close(DRAIN_CODE, DRAIN_REASON)
+        if step:
+            await asyncio.sleep(step)
+    await server.wait_closed()
+
+
+async def _wait_for_stop_or_fatal(stop: asyncio.Event, publisher: FramePublisher) -> bool:
+    """Wait for SIGTERM or for a Kafka producer failure it cannot recover from; True if fatal."""
+    waiters = {
+        asyncio.create_task(stop.wait(), name="stop"),
+        asyncio.create_task(publisher.fatal.wait(), name="fatal"),
+    }
+    _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    fatal = publisher.fatal.is_set()
+    if fatal:
+        log.error("Kafka producer failed for good: draining and exiting for a restart")
+    return fatal
 
 
 async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
@@ -109,28 +169,50 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     producer = make_producer(settings, client_id=settings.gateway_id)
     redis = make_redis(settings)
     await producer.start()
+    listener: asyncio.Task[None] | None = None
     try:
-        decisions: Decisions = RedisDecisions(
-            redis, heartbeat_interval_s=settings.heartbeat_interval_s
+        decisions = StormGuard(
+            RedisDecisions.from_settings(redis, settings),
+            boots_per_s=settings.gateway_storm_boots_per_s,
+            retry_s=settings.gateway_storm_retry_s,
+            max_inflight=settings.gateway_storm_max_inflight,
         )
-        ctx = GatewayContext(
-            gateway_id=settings.gateway_id,
-            publisher=FramePublisher(producer, settings.topics.frames),
-            decisions=decisions,
-            clock=system_clock,
-            window=settings.gateway_pipeline_window,
+        connections = Connections(settings.gateway_id, redis)
+        publisher = FramePublisher(
+            producer,
+            settings.topics.frames,
+            max_inflight=settings.gateway_kafka_max_inflight,
+            room_timeout_s=settings.gateway_kafka_publish_timeout_s,
+        )
+        ctx = context_from_settings(
+            settings,
+            publisher,
+            decisions,
+            StationRegistry(redis),
+            connections,
         )
         server = await start_server(settings, ctx)
+        listener = asyncio.create_task(connections.listen(), name="evictions")
         log.info(
             "gateway %s listening on ws://%s:%d/ocpp/{station_id}",
             settings.gateway_id,
             settings.gateway_host,
             settings.gateway_port,
         )
-        await stop.wait()
-        server.close(close_connections=True)  # 1001 going away; stations reconnect elsewhere
-        await server.wait_closed()
+        fatal = await _wait_for_stop_or_fatal(stop, publisher)
+        log.info(
+            "draining %d connections over %.1fs", len(connections), settings.gateway_drain_window_s
+        )
+        await drain(server, connections, settings.gateway_drain_window_s)
+        if fatal:
+            # The producer cannot recover (aiokafka never resets its producer id after a failed
+            # idempotent batch): exit non-zero so the supervisor restarts us with a fresh one.
+            raise SystemExit(3)
     finally:
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         await producer.flush()
         await producer.stop()
         await redis.aclose()

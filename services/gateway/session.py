@@ -4,16 +4,22 @@ Frames are handled in receive order. Each inbound frame is handed to the produce
 answer is computed while Kafka acknowledges it; a writer task sends the answers in the same order,
 each only after its CALL is durable. Up to `window` frames per connection are in that pipeline, so
 a slow Kafka stops the reading of the socket instead of growing memory.
+
+Before a frame reaches its handler it passes the session's policies (each answered with a
+CALLERROR, the frame still published with `err` set): the rate limit, the registration state
+(Pending/Rejected stations may only boot), and for 2.0.1/2.1 the one-outstanding-CALL rule
+(docs/adr/0007-one-outstanding-call.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,20 +34,40 @@ from csms.protocol.errors import Failure, FrameRejected, error_code
 from csms.protocol.validation import known_actions, validate_call
 from csms.protocol.versions import OcppVersion
 from services.gateway import metrics
-from services.gateway.publisher import AckFuture, Publisher
+from services.gateway.connections import Connections
+from services.gateway.handshake import FrontDoor
+from services.gateway.policy import (
+    BINARY_FLAG,
+    CLOSE_BINARY,
+    CLOSE_FLOOD,
+    CLOSE_IDLE,
+    PROTOCOL_CLOSE_FLAGS,
+    RATE_LIMITED_CODE,
+    check_call,
+    close_of,
+)
+from services.gateway.publisher import AckFuture, Publisher, PublishTimeout
+from services.gateway.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class GatewayContext:
-    """What every session shares: identity, clock, Kafka and the decision read models."""
+    """What every session shares: identity, clock, Kafka, decisions, policies, connections."""
 
     gateway_id: str
     publisher: Publisher
     decisions: Decisions
     clock: Clock
     window: int
+    door: FrontDoor = field(default_factory=FrontDoor)
+    connections: Connections | None = None
+    rate_per_s: float = 0.0  # <= 0: no rate limit
+    rate_burst: int = 60
+    idle_timeout_s: float = 0.0  # <= 0: never
+    strict_call_order: bool = True  # 2.0.1/2.1: answer a second outstanding CALL with an error
+    answer_timeout_s: float = 30.0  # a CALL not acknowledged by Kafka by then: InternalError
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +81,34 @@ class _Pending:
     action: str
     received: float
     error_code: str = ""
+    counted: bool = False  # an accepted CALL: counts as outstanding until answered
 
 
 class StationSession:
     def __init__(
-        self, ws: ServerConnection, station: str, version: OcppVersion, ctx: GatewayContext
+        self,
+        ws: ServerConnection,
+        station: str,
+        version: OcppVersion,
+        ctx: GatewayContext,
+        status: str = "",
     ) -> None:
         self._ws = ws
-        self._station = station
+        self.station = station
         self._version = version
         self._ctx = ctx
         self._routes: dict[str, Handler] = dict(routes(version))
         self._known = known_actions(version)
-        self._conn = secrets.token_hex(8)
+        self.conn = secrets.token_hex(8)
+        self.epoch = 0
+        self.status = status  # registration status in force: handshake, then each boot answer
         self._window = asyncio.Semaphore(ctx.window)
         self._answers: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._bucket = TokenBucket(ctx.rate_per_s, ctx.rate_burst) if ctx.rate_per_s > 0 else None
+        self._outstanding = 0
+        # A close decided while reading, sent once the answers before it are out (flood).
+        self._close_after: tuple[int, str] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         metrics.CONNECTIONS.labels(self._version.value).inc()
@@ -77,29 +116,74 @@ class StationSession:
         await self._ctx.publisher.publish_unawaited(
             self._envelope("in", "connect", frame=_json({"remote": _addr(remote)}))
         )
-        writer = asyncio.create_task(self._write_answers(), name=f"answers:{self._station}")
+        if self._ctx.connections is not None:
+            self.epoch = await self._ctx.connections.claim(self)
+        writer = asyncio.create_task(self._write_answers(), name=f"answers:{self.station}")
         try:
-            async for data in self._ws:
-                await self._on_frame(data)
+            await self._read()
         except ConnectionClosed:
             pass
         finally:
             await self._answers.put(None)
             await writer  # drains: acks awaited, unsendable answers dropped
+            if self._close_after is not None:
+                await self._close_now(*self._close_after)
+            if self._closing is not None:
+                await self._closing
+            if self._ctx.connections is not None:
+                await self._ctx.connections.release(self)
             metrics.CONNECTIONS.labels(self._version.value).dec()
-            code = self._ws.close_code if self._ws.close_code is not None else 1006
-            reason = self._ws.close_reason or ""
-            await self._ctx.publisher.publish_unawaited(
-                self._envelope("in", "disconnect", frame=_json({"code": code, "reason": reason}))
-            )
+            await self._publish_disconnect()
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close from outside the read loop (replaced, drained) without waiting for the peer."""
+        metrics.CLOSES.labels(str(code)).inc()
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._ws.close(code, reason))
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def _on_frame(self, data: str | bytes) -> None:
+    async def _read(self) -> None:
+        idle = self._ctx.idle_timeout_s
+        while True:
+            if idle <= 0:
+                data = await self._ws.recv()
+            else:
+                try:
+                    async with asyncio.timeout(idle):
+                        data = await self._ws.recv()  # cancellation-safe: nothing is lost
+                except TimeoutError:
+                    if time.monotonic() - _last_seen(self._ws) < idle:
+                        continue  # pings (or pongs) kept it alive
+                    await self._close_now(*CLOSE_IDLE)
+                    return
+            if isinstance(data, bytes):
+                await self._on_binary(data)
+                return
+            await self._on_frame(data)
+            if self._close_after is not None:
+                return
+
+    async def _close_now(self, code: int, reason: str) -> None:
+        metrics.CLOSES.labels(str(code)).inc()
+        await self._ws.close(code, reason)
+
+    async def _on_binary(self, data: bytes) -> None:
+        # OCPP-J is JSON in text frames; RFC 6455 §7.4.1: 1003 = a data type it cannot accept.
+        metrics.FRAMES.labels("", "in").inc()
+        frame = base64.b64encode(data).decode()
+        await self._ctx.publisher.publish_unawaited(
+            self._envelope("in", "call", frame=frame, err=BINARY_FLAG)
+        )
+        await self._close_now(*CLOSE_BINARY)
+
+    async def _on_frame(self, text: str) -> None:
         received = time.perf_counter()
         await self._window.acquire()
-        text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
         try:
+            if self._bucket is not None and not self._bucket.take():
+                await self._rate_limited(text, received)
+                return
             msg = framing.parse(text)
             if isinstance(msg, framing.Call):
                 await self._on_call(msg, text, received)
@@ -107,12 +191,18 @@ class StationSession:
                 await self._on_answer(msg, text)
         except FrameRejected as rejected:
             await self._reject(rejected, text, received)
+        except PublishTimeout:
+            # Kafka has had no room for a while (slow or down): expected under an outage, so a
+            # warning without a traceback; this connection alone is closed, the station retries.
+            self._window.release()
+            log.warning("Kafka full: closing %s (publish timeout)", self.station)
+            await self._close_now(1011, "internal error")
         except Exception:
             # Kafka refused the frame outright (or a bug): promise nothing, drop this connection
             # only; the station reconnects and retries. Its neighbours are unaffected.
             self._window.release()
-            log.exception("frame of %s could not be processed", self._station)
-            await self._ws.close(1011, "internal error")
+            log.exception("frame of %s could not be processed", self.station)
+            await self._close_now(1011, "internal error")
 
     async def _on_call(self, call: framing.Call, text: str, received: float) -> None:
         handler = self._routes.get(call.action)
@@ -121,16 +211,20 @@ class StationSession:
                 Failure.NOT_SUPPORTED if call.action in self._known else Failure.NOT_IMPLEMENTED
             )
             raise FrameRejected(failure, f"action not supported by {self._version}", call.uid)
+        check_call(self.status, self._version, self._outstanding, self._ctx.strict_call_order, call)
         validate_call(self._version, call.uid, call.action, call.payload)
         metrics.FRAMES.labels(call.action, "in").inc()
         ack = await self._ctx.publisher.publish(
             self._envelope("in", "call", uid=call.uid, action=call.action, frame=text)
         )
         ctx = CallContext(
-            self._station, self._version, call.payload, self._ctx.clock(), self._ctx.decisions
+            self.station, self._version, call.payload, self._ctx.clock(), self._ctx.decisions
         )
+        self._outstanding += 1
         try:
             payload = await handler(ctx)
+            if call.action == "BootNotification":
+                self.status = str(payload.get("status", self.status))
             pending = _Pending(
                 ack,
                 framing.call_result_text(call.uid, payload),
@@ -138,18 +232,21 @@ class StationSession:
                 call.uid,
                 call.action,
                 received,
+                counted=True,
             )
         except Exception:
-            log.exception("handler %s failed for %s", call.action, self._station)
+            log.exception("handler %s failed for %s", call.action, self.station)
             pending = self._error_pending(
-                ack, call.uid, call.action, Failure.INTERNAL, "CSMS error", received
+                ack, call.uid, call.action, Failure.INTERNAL, "CSMS error", received, counted=True
             )
         await self._answers.put(pending)
 
     async def _on_answer(self, msg: framing.CallResult | framing.CallError, text: str) -> None:
-        # Answers to CSMS-initiated calls: archived; correlation comes with operator commands.
+        # Answers to CSMS-initiated calls: archived. The gateway has sent no CALL of its own yet,
+        # so each is for an unknown id; OCPP-J says to ignore those, so there is no answer back.
         kind: Kind = "result" if isinstance(msg, framing.CallResult) else "error"
         metrics.FRAMES.labels("", "in").inc()
+        metrics.UNMATCHED_ANSWERS.inc()
         try:
             await self._ctx.publisher.publish_unawaited(
                 self._envelope("in", kind, uid=msg.uid, frame=text)
@@ -159,17 +256,29 @@ class StationSession:
 
     async def _reject(self, rejected: FrameRejected, text: str, received: float) -> None:
         code = error_code(self._version, rejected.failure)
+        await self._reject_with(
+            code, rejected.uid, rejected.action, rejected.description, text, received
+        )
+
+    async def _rate_limited(self, text: str, received: float) -> None:
+        metrics.RATE_LIMITED.inc()
+        uid = _uid_of(text)
+        await self._reject_with(RATE_LIMITED_CODE, uid, "", "rate limit exceeded", text, received)
+        assert self._bucket is not None
+        if self._bucket.overflows > self._ctx.rate_burst:
+            self._close_after = CLOSE_FLOOD
+
+    async def _reject_with(
+        self, code: str, uid: str, action: str, description: str, text: str, received: float
+    ) -> None:
         # Only a known action names a metric label or a column value: never echo arbitrary input.
-        action = rejected.action if rejected.action in self._known else ""
+        action = action if action in self._known else ""
         metrics.FRAMES.labels(action, "in").inc()
         ack = await self._ctx.publisher.publish(
-            self._envelope("in", "call", uid=rejected.uid, action=action, frame=text, err=code)
+            self._envelope("in", "call", uid=uid, action=action, frame=text, err=code)
         )
-        await self._answers.put(
-            self._error_pending(
-                ack, rejected.uid, action, rejected.failure, rejected.description, received
-            )
-        )
+        error_text = framing.call_error_text(uid, code, description)
+        await self._answers.put(_Pending(ack, error_text, "error", uid, action, received, code))
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -178,12 +287,14 @@ class StationSession:
             try:
                 await self._send_answer(pending)
             finally:
+                if pending.counted:
+                    self._outstanding -= 1
                 self._window.release()
 
     async def _send_answer(self, pending: _Pending) -> None:
         try:
-            await pending.ack
-        except Exception:  # noqa: BLE001 - any ack failure means the frame is not durable
+            await asyncio.wait_for(pending.ack, self._ctx.answer_timeout_s)
+        except Exception:  # noqa: BLE001 - any ack failure or timeout: the frame is not durable
             # Not durable, so promise nothing: the station retries the CALL later.
             pending = self._error_pending(
                 pending.ack,
@@ -207,6 +318,17 @@ class StationSession:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    async def _publish_disconnect(self) -> None:
+        code, reason = close_of(self._ws)
+        flag = PROTOCOL_CLOSE_FLAGS.get(code, "")
+        if flag:
+            metrics.CLOSES.labels(str(code)).inc()
+        await self._ctx.publisher.publish_unawaited(
+            self._envelope(
+                "in", "disconnect", frame=_json({"code": code, "reason": reason}), err=flag
+            )
+        )
+
     def _error_pending(
         self,
         ack: AckFuture,
@@ -215,10 +337,12 @@ class StationSession:
         failure: Failure,
         description: str,
         received: float,
+        *,
+        counted: bool = False,
     ) -> _Pending:
         code = error_code(self._version, failure)
         text = framing.call_error_text(uid, code, description)
-        return _Pending(ack, text, "error", uid, action, received, code)
+        return _Pending(ack, text, "error", uid, action, received, code, counted)
 
     def _envelope(
         self,
@@ -234,9 +358,9 @@ class StationSession:
         return FrameEnvelope(
             id=new_event_id(ts),
             ts=ts,
-            station=self._station,
+            station=self.station,
             gw=self._ctx.gateway_id,
-            conn=self._conn,
+            conn=self.conn,
             proto=self._version.value,
             dir="in" if direction == "in" else "out",
             kind=kind,
@@ -245,6 +369,19 @@ class StationSession:
             frame=frame,
             err=err,
         )
+
+
+def _last_seen(ws: ServerConnection) -> float:
+    """When the peer last sent any frame (data, ping or pong); see StationConnection."""
+    return float(getattr(ws, "last_seen", 0.0))
+
+
+def _uid_of(text: str) -> str:
+    """The message id of a frame that will not be parsed further (-1 when unreadable)."""
+    try:
+        return framing.parse(text).uid
+    except FrameRejected as rejected:
+        return rejected.uid
 
 
 def _json(obj: dict[str, Any]) -> str:

@@ -15,18 +15,54 @@ from csms.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# How long a batch may wait for a partition leader before aiokafka fails it. A graceful broker stop
+# sets every leader to "none" (-1) before the broker goes away, and a restart keeps it so until the
+# broker is unfenced again: 30-40 s for a stop + start on a busy 2-core machine. A batch failed
+# that way has consumed idempotent sequence numbers without being written, so the next batch of
+# that partition gets OutOfOrderSequenceNumber - and so does every later one: aiokafka never
+# resets the producer id, the partition is dead for this producer until it is restarted. So this
+# window must outlast any restart we mean to ride over; 120 s is also the Java client's
+# delivery.timeout.ms. aiokafka has one knob for it, request_timeout_ms (which also bounds one
+# produce round trip and a send() waiting for room in a full batch): Settings
+# kafka_request_timeout_ms, 120 s by default.
+
+
 def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
     """A durable, ordered producer: acks=all + idempotence keeps each station's frames in
-    receive order with no duplicates on retry; zstd batches cut bytes per frame ~20-40x."""
+    receive order with no duplicates on retry; zstd batches cut bytes per frame ~20-40x.
+
+    Behaviour when the broker is slow or down (aiokafka 0.14, read from its source and measured
+    against a stop/start of a local KRaft broker):
+    * With idempotence a batch is retried until it succeeds - across a broker restart too, with
+      the same producer id, epoch and sequence numbers, so the broker drops a retried batch it had
+      already written (no duplicates: it remembers the last 5 batches of each producer per
+      partition, restored from its log on restart) and keeps each partition in order. Only a
+      batch whose partition has no leader for longer than request_timeout_ms fails (see above).
+    * send() returns at once while the batch for the partition has room; when it is full, send()
+      waits until the sender takes it, up to request_timeout_ms, then raises KafkaTimeoutError.
+      send() also waits for the topic's metadata when it is unknown (never for a topic already
+      used). Callers bound these waits themselves (the gateway's FramePublisher does).
+    * A produce request to an unreachable leader is retried every retry_backoff_ms. But while a
+      partition has no known leader, the sender asks for metadata again as soon as the previous
+      attempt failed (no backoff in aiokafka 0.14), logging a warning each time: CPU and log
+      noise during an outage, not data loss.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         compression_type="zstd",
+        # Small: the gateway answers a station only after the ack, so linger is added latency.
         linger_ms=settings.kafka_linger_ms,
+        # Per partition: a full batch makes send() wait (backpressure). 256 KB of ~300-byte frames
+        # is ~800 frames, enough for one partition's share of 20,000 frames/s at a few ms per
+        # round trip; memory is at most ~2 batches per partition (one in flight, one filling).
         max_batch_size=256 * 1024,
         request_timeout_ms=settings.kafka_request_timeout_ms,
+        # Retry pace of a failed produce request: low enough to resume within a fraction of a
+        # second once the broker is back, high enough not to hammer a recovering broker.
+        retry_backoff_ms=200,
     )
 
 

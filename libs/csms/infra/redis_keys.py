@@ -63,3 +63,9 @@ def station_route(station_id: str) -> str:
 def station_epoch(station_id: str) -> str:
     """Integer counter: connection epoch of a station; the newest connection has the highest."""
     return f"{PREFIX}:epoch:{station_id}"
+
+
+def evict_channel(gateway_id: str) -> str:
+    """Pub/sub channel on which other gateways tell `gateway_id` to close a stale connection
+    (payload: JSON {station, epoch})."""
+    return f"{PREFIX}:gw:{gateway_id}:evict"

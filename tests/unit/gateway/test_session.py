@@ -126,10 +126,10 @@ async def test_pipelined_calls_are_answered_in_order(gateway) -> None:  # type: 
     ],
 )
 async def test_bad_frames_get_the_versions_callerror_and_are_archived_flagged(
-    gateway,
+    gateway: tuple[RecordingPublisher, GatewayContext],
     proto: str,
     frame: str,
-    code: str,  # type: ignore[no-untyped-def]
+    code: str,
 ) -> None:
     publisher, _ = gateway
     async with _connect("CP-X", proto) as ws:

@@ -1,0 +1,170 @@
+"""The gateway's front door on the real stack: a gateway process against the real Kafka and
+Redis (DB 8, port 19791), closed admission with Basic auth, one connection per station, and a
+SIGTERM drain (1012 for every station, frames flushed to Kafka, exit 0)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import redis as redis_sync
+from aiokafka import AIOKafkaConsumer
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from csms.envelope import FrameEnvelope, decode
+from csms.security.passwords import hash_password
+
+pytestmark = pytest.mark.stack
+
+PORT = 19791
+REDIS_URL = "redis://127.0.0.1:6379/8"
+KAFKA = "127.0.0.1:9092"
+PASSWORD = "stack-password-0123456789"
+STATIONS = [f"FD-{i}" for i in range(6)]
+
+
+def _auth(station: str) -> dict[str, str]:
+    token = base64.b64encode(f"{station}:{PASSWORD}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    r = redis_sync.Redis.from_url(REDIS_URL, decode_responses=True)
+    r.flushdb()
+    for station in STATIONS:
+        r.hset(
+            f"csms:registry:{station}",
+            mapping={"status": "Accepted", "password_hash": hash_password(PASSWORD)},
+        )
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
+    env = dict(os.environ) | {
+        "GATEWAY_PORT": str(PORT),
+        "GATEWAY_ID": "gw-frontdoor",
+        "REDIS_URL": REDIS_URL,
+        "KAFKA_BOOTSTRAP": KAFKA,
+        "CSMS_TOPIC_PREFIX": prefix,
+        "GATEWAY_ADMISSION": "closed",
+        "GATEWAY_DRAIN_WINDOW_S": "1.0",
+    }
+    code = (
+        "from csms.settings import Settings; from services.gateway.main import run; "
+        "run(Settings.from_env())"
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 60
+    import httpx
+
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        yield proc, prefix
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        r.flushdb()
+        r.close()
+
+
+async def _boot(ws: ClientConnection, uid: str = "b") -> dict[str, object]:
+    boot = [2, uid, "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+    await ws.send(orjson.dumps(boot).decode())
+    answer = orjson.loads(await ws.recv())
+    assert answer[:2] == [3, uid]
+    payload: dict[str, object] = answer[2]
+    return payload
+
+
+async def _frames(prefix: str, stations: set[str], min_count: int) -> list[FrameEnvelope]:
+    consumer = AIOKafkaConsumer(
+        f"{prefix}ocpp.frames", bootstrap_servers=KAFKA, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        found: list[FrameEnvelope] = []
+        deadline = time.monotonic() + 30
+        while len(found) < min_count and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [
+                    e for e in map(decode, (r.value for r in records)) if e.station in stations
+                ]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_front_door_then_sigterm_drain(gateway: tuple[subprocess.Popen[bytes], str]) -> None:
+    proc, prefix = gateway
+    url = f"ws://127.0.0.1:{PORT}/ocpp"
+    # Closed admission: unknown ids and wrong credentials never get a socket.
+    for station, headers, status in [
+        ("FD-unknown", {}, 403),
+        ("FD-0", {}, 401),
+        ("FD-0", _auth("FD-1"), 401),
+    ]:
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(
+                f"{url}/{station}",
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                additional_headers=headers,
+            ):
+                pass
+        assert info.value.response.status_code == status
+
+    # One live connection per station: a second FD-0 replaces the first.
+    first = await connect(f"{url}/FD-0", subprotocols=["ocpp1.6"], additional_headers=_auth("FD-0"))  # type: ignore[list-item]
+    await _boot(first)
+    socks = [
+        await connect(f"{url}/{s}", subprotocols=["ocpp1.6"], additional_headers=_auth(s))  # type: ignore[list-item]
+        for s in STATIONS
+    ]
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(first.recv(), 10)
+    assert first.close_code == 1008
+    for ws in socks:
+        assert (await _boot(ws))["status"] == "Accepted"
+
+    # SIGTERM: every station is closed with 1012, the process flushes Kafka and exits 0.
+    proc.send_signal(signal.SIGTERM)
+    for ws in socks:
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+        assert ws.close_code == 1012
+    assert await asyncio.to_thread(proc.wait, 60) == 0
+
+    frames = await _frames(prefix, set(STATIONS), min_count=4 * len(STATIONS) + 4)
+    per_station = {s: [(e.dir, e.kind) for e in frames if e.station == s] for s in STATIONS}
+    for station in STATIONS[1:]:
+        assert per_station[station] == [
+            ("in", "connect"),
+            ("in", "call"),
+            ("out", "result"),
+            ("in", "disconnect"),
+        ]
+    # FD-0 had two sessions: both connects and both disconnects are in Kafka.
+    assert sorted(per_station["FD-0"]).count(("in", "disconnect")) == 2
+    drained = [
+        e for e in frames if e.kind == "disconnect" and orjson.loads(e.frame)["code"] == 1012
+    ]
+    assert len(drained) == len(STATIONS)
