@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ NOT_ADMITTED = "station not admitted"  # same text for unknown and rejected: no 
 REGISTRY_DOWN = "station registry unavailable; retry later"
 UNAUTHORIZED = "valid HTTP Basic credentials for this station are required"
 REALM_HEADER = 'Basic realm="csms"'
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,9 @@ def make_process_request(door: FrontDoor) -> ProcessRequest:
             return None
         try:
             registration = await door.registry.get(station)
-        except RedisError:
+        except RedisError as exc:
             # Admission cannot be decided: refuse (the station retries) rather than admit blind.
+            log.warning("station registry unavailable: %s", exc)
             return reject("registry_unavailable", HTTPStatus.SERVICE_UNAVAILABLE, REGISTRY_DOWN)
         refusal = _admission_refusal(door, registration)
         if refusal is not None:

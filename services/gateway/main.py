@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from csms import event_loop
 from csms.settings import Settings
 from services.gateway.server import install_stop_signals, run_gateway
 
@@ -14,4 +15,4 @@ def run(settings: Settings) -> None:
         install_stop_signals(stop)
         await run_gateway(settings, stop)
 
-    asyncio.run(_main())
+    event_loop.run(_main())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,10 +17,18 @@ REDIS_SOCKET_TIMEOUT_S = 2.0
 REDIS_RETRIES = 2
 
 
+# Connections per process. redis-py's default pool raises "Too many connections" past its limit
+# (seen at 100 simultaneous station handshakes); a blocking pool makes a burst wait for a free
+# connection instead, and Redis pipelines requests on each one.
+REDIS_MAX_CONNECTIONS = 64
+
+
 def make_redis(settings: Settings) -> Redis:
     """A pooled client with decoded text responses (every value we store is text)."""
-    client: Redis = Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_SOCKET_TIMEOUT_S,
         decode_responses=True,
         socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
         socket_timeout=REDIS_SOCKET_TIMEOUT_S,
@@ -28,4 +36,5 @@ def make_redis(settings: Settings) -> Redis:
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=30,
     )
+    client: Redis = Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
     return client
