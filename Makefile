@@ -67,6 +67,6 @@ fmt: venv ## format the code and apply ruff's safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install ## start Kafka + Redis, run the benchmarks (loadtests.bench)
+bench: install ## start Kafka + Redis, run the full benchmarks, write them into docs/benchmarks.md
 	@$(STACK) start kafka redis
-	$(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m loadtests.bench --scale full --write-docs docs/benchmarks.md $(BENCH_ARGS)

@@ -7,6 +7,7 @@ read by the gateway at the handshake and for BootNotification answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -43,27 +44,22 @@ class StationRegistry:
 
     async def get(self, station: str) -> Registration | None:
         raw = await self._redis.hgetall(redis_keys.registration(station))
-        fields = {str(k): str(v) for k, v in raw.items()}  # the client decodes responses
-        if not fields:
-            return None
-        return Registration(
-            station=station,
-            status=fields.get("status", PENDING),
-            password_hash=fields.get("password_hash", ""),
-            created_ms=int(fields.get("created_ms", "0") or 0),
-            updated_ms=int(fields.get("updated_ms", "0") or 0),
-        )
+        return _registration(station, raw) if raw else None
 
     async def register_if_unknown(self, station: str, status: str) -> Registration:
         """Register a station seen for the first time (atomic: never overwrites an operator's
         decision); returns the registration in force."""
         key = redis_keys.registration(station)
         now = str(self._clock())
-        if await self._redis.hsetnx(key, "status", _checked(status)):
-            await self._redis.hset(key, mapping={"created_ms": now, "updated_ms": now})
-        registration = await self.get(station)
-        assert registration is not None  # just written
-        return registration
+        # One MULTI/EXEC: concurrent boots of one station (reconnect storms) all see the same
+        # registration, and nothing can slip between the write and the read.
+        async with self._redis.pipeline(transaction=True) as tx:
+            tx.hsetnx(key, "status", _checked(status))
+            tx.hsetnx(key, "created_ms", now)
+            tx.hsetnx(key, "updated_ms", now)
+            tx.hgetall(key)
+            *_, raw = await tx.execute()
+        return _registration(station, raw)
 
     async def set_status(self, station: str, status: str) -> None:
         key = redis_keys.registration(station)
@@ -80,6 +76,17 @@ class StationRegistry:
         await self._redis.hset(
             key, mapping={"password_hash": hash_password(password), "updated_ms": now}
         )
+
+
+def _registration(station: str, raw: dict[Any, Any]) -> Registration:
+    fields = {str(k): str(v) for k, v in raw.items()}  # the client decodes responses
+    return Registration(
+        station=station,
+        status=fields.get("status", PENDING),
+        password_hash=fields.get("password_hash", ""),
+        created_ms=int(fields.get("created_ms", "0") or 0),
+        updated_ms=int(fields.get("updated_ms", "0") or 0),
+    )
 
 
 def _checked(status: str) -> str:

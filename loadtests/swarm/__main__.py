@@ -1,0 +1,3 @@
+from loadtests.swarm.cli import main
+
+main()
