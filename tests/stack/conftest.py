@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from aiokafka import AIOKafkaConsumer
+
+from csms.envelope import FrameEnvelope, decode
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,33 @@ class Stack:
 
     def ws_url(self, station: str) -> str:
         return f"{self.gateway_url}/ocpp/{station}"
+
+    async def read_frames(self, stations: set[str], min_count: int) -> list[FrameEnvelope]:
+        """Every envelope of `stations` on ocpp.frames from offset 0, in partition order (waits up
+        to 30 s for `min_count` of them); checks the record key and headers of the contract."""
+        # No group: the consumer is assigned every partition and starts at offset 0.
+        consumer = AIOKafkaConsumer(
+            f"{self.topic_prefix}ocpp.frames",
+            bootstrap_servers=self.kafka_bootstrap,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            found: list[FrameEnvelope] = []
+            deadline = time.monotonic() + 30
+            while len(found) < min_count and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        env = decode(record.value)
+                        assert record.key == env.station.encode()
+                        headers = {"proto": env.proto.encode(), "action": env.action.encode()}
+                        assert dict(record.headers) == headers
+                        if env.station in stations:
+                            found.append(env)
+            return found
+        finally:
+            await consumer.stop()
 
 
 def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes], log: Path) -> None:

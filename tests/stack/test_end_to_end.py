@@ -11,11 +11,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from loadtests.charger_sessions import SessionReport, session_16, session_201
 from tests.stack.conftest import Stack
-
-from csms.envelope import FrameEnvelope, decode
 
 pytestmark = pytest.mark.stack
 
@@ -25,34 +22,6 @@ async def sessions(stack: Stack) -> dict[str, SessionReport]:
     url = f"{stack.gateway_url}/ocpp"
     r16, r201 = await asyncio.gather(session_16(url, "CP-1"), session_201(url, "CP-2"))
     return {"CP-1": r16, "CP-2": r201}
-
-
-async def _read_frames(stack: Stack, stations: set[str], min_count: int) -> list[FrameEnvelope]:
-    """Every envelope of `stations` on ocpp.frames, from offset 0, in partition order."""
-    topic = f"{stack.topic_prefix}ocpp.frames"
-    # No group: the consumer is assigned every partition and starts at offset 0.
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        found: list[FrameEnvelope] = []
-        deadline = time.monotonic() + 30
-        while len(found) < min_count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    env = decode(record.value)
-                    assert record.key == env.station.encode()
-                    assert dict(record.headers) == {
-                        "proto": env.proto.encode(),
-                        "action": env.action.encode(),
-                    }
-                    if env.station in stations:
-                        found.append(env)
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def _eventually(probe: Callable[[], Any], expected: Any, within_s: float = 60) -> Any:
@@ -72,7 +41,7 @@ async def test_every_frame_is_in_kafka_in_order_with_the_envelope(
     for station, report in sessions.items():
         # connect + (call, result) per CALL + disconnect
         expected = 2 + 2 * len(report.calls)
-        frames = await _read_frames(stack, {station}, expected)
+        frames = await stack.read_frames({station}, expected)
         assert len(frames) == expected
         kinds = [(f.dir, f.kind, f.action) for f in frames]
         assert kinds[0] == ("in", "connect", "")

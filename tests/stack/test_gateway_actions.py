@@ -5,18 +5,15 @@ version's response schema, and finds its CALL (and the answer) on Kafka."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
 import orjson
 import pytest
 import websockets
-from aiokafka import AIOKafkaConsumer
 from tests.stack.conftest import Stack
 from tests.unit.handlers.requests import minimal_request
 
-from csms.envelope import FrameEnvelope, decode
 from csms.handlers import routes
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
@@ -65,31 +62,12 @@ async def test_every_action_gets_a_schema_valid_callresult(
     assert boot[2]["status"] == "Accepted"  # the stack runs with open admission
 
 
-async def _frames_of(stack: Stack, stations: set[str], min_count: int) -> list[FrameEnvelope]:
-    topic = f"{stack.topic_prefix}ocpp.frames"
-    # No group: the consumer is assigned every partition and starts at offset 0.
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        found: list[FrameEnvelope] = []
-        deadline = time.monotonic() + 30
-        while len(found) < min_count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found += [e for r in records if (e := decode(r.value)).station in stations]
-        return found
-    finally:
-        await consumer.stop()
-
-
 async def test_every_call_and_its_answer_are_on_kafka(
     stack: Stack, exchanges: dict[OcppVersion, dict[str, tuple[str, Any]]]
 ) -> None:
     # One call and one result per action, plus connect/disconnect per station.
     expected = sum(2 * len(answered) for answered in exchanges.values())
-    frames = await _frames_of(stack, set(STATIONS.values()), expected)
+    frames = await stack.read_frames(set(STATIONS.values()), expected)
     for version, answered in exchanges.items():
         mine = [f for f in frames if f.station == STATIONS[version]]
         assert {f.proto for f in mine} == {version.value}
