@@ -468,10 +468,12 @@ start_redis() {
     mkdir -p "$REDIS_DIR"
     rm -f "$RUN_DIR/redis.pid"
     mark_logs "$LOG_DIR/redis.log"
-    # Redis is a read model and a router here: rebuildable from Kafka, so no persistence.
+    # Redis holds read models (rebuildable from Kafka) but also state that is not: the station
+    # registry and passwords, and the 1.6 transactionId counter (ids restarting at 1 after a
+    # restart would collide with earlier transactions). So it persists, like a production Redis.
     env "$OWNER_VAR=$STATE_DIR" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
         --pidfile "$RUN_DIR/redis.pid" --logfile "$LOG_DIR/redis.log" --dir "$REDIS_DIR" \
-        --save "" --appendonly no </dev/null 9>&- ||
+        --save "" --appendonly yes --appendfsync everysec </dev/null 9>&- ||
         fail_start redis "could not be started" "$LOG_DIR/redis.log"
     local i
     for ((i = 0; i < 50; i++)); do
