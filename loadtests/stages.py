@@ -19,8 +19,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from services.gateway.standins import AcceptAllDecisions
+
 from csms.envelope import FrameEnvelope, new_event_id
-from csms.handlers import BootDecision, CallContext, routes
+from csms.handlers import CallContext, routes
 from csms.infra.kafka import make_producer
 from csms.protocol import framing
 from csms.protocol.validation import validate_call, warm
@@ -29,19 +31,6 @@ from csms.settings import Settings
 from loadtests.burst import mixed_frame
 
 V16 = OcppVersion.V16
-
-
-class _Decisions:
-    heartbeat_interval_s = 300
-
-    async def boot(self, station: str) -> BootDecision:
-        return BootDecision("Accepted", 300)
-
-    async def next_transaction_id(self) -> int:
-        return 1
-
-    async def authorize(self, id_token: str) -> str:
-        return "Accepted"
 
 
 def _per_frame_us(fn: Callable[[], Any], frames: int) -> float:
@@ -89,7 +78,7 @@ def measure(frames: int, kafka: str | None) -> dict[str, float]:
     assert all(isinstance(c, framing.Call) for c in calls)
     table = routes(V16)
     warm(V16, table)
-    decisions = _Decisions()
+    decisions = AcceptAllDecisions()
 
     def parse() -> None:
         for t in texts:

@@ -22,46 +22,22 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from csms.envelope import FrameEnvelope
-from csms.handlers import BootDecision, routes
+from csms.handlers import routes
 from csms.protocol.validation import warm
 from csms.protocol.versions import OcppVersion
 from csms.settings import Settings
-from services.gateway.publisher import AckFuture
 from services.gateway.server import start_server
 from services.gateway.session import GatewayContext
+from services.gateway.standins import AcceptAllDecisions, NullPublisher
 
 BOOT = [2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
-
-
-class _NullPublisher:
-    async def publish(self, env: FrameEnvelope) -> AckFuture:
-        fut: AckFuture = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    async def publish_unawaited(self, env: FrameEnvelope) -> None:
-        return None
-
-
-class _AcceptAll:
-    heartbeat_interval_s = 300
-
-    async def boot(self, station: str) -> BootDecision:
-        return BootDecision("Accepted", 300)
-
-    async def next_transaction_id(self) -> int:
-        return 1
-
-    async def authorize(self, id_token: str) -> str:
-        return "Accepted"
 
 
 def _serve(settings: Settings, ready: Any) -> None:
     async def main() -> None:
         for version in OcppVersion:
             warm(version, routes(version))
-        ctx = GatewayContext("gw-probe", _NullPublisher(), _AcceptAll(), lambda: 0, 16)
+        ctx = GatewayContext("gw-probe", NullPublisher(), AcceptAllDecisions(), lambda: 0, 16)
         await start_server(settings, ctx)
         ready.set()
         await asyncio.Event().wait()

@@ -1,0 +1,34 @@
+"""Kafka- and Redis-free stand-ins for measuring the gateway on its own (rss_probe,
+loadtests.stages): a publisher whose frames are acknowledged at once and decisions that accept
+every station and token."""
+
+from __future__ import annotations
+
+import asyncio
+
+from csms.envelope import FrameEnvelope
+from csms.handlers import BootDecision
+from services.gateway.publisher import AckFuture
+
+
+class NullPublisher:
+    async def publish(self, env: FrameEnvelope) -> AckFuture:
+        fut: AckFuture = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    async def publish_unawaited(self, env: FrameEnvelope) -> None:
+        return None
+
+
+class AcceptAllDecisions:
+    heartbeat_interval_s = 300
+
+    async def boot(self, station: str) -> BootDecision:
+        return BootDecision("Accepted", self.heartbeat_interval_s)
+
+    async def next_transaction_id(self) -> int:
+        return 1
+
+    async def authorize(self, id_token: str) -> str:
+        return "Accepted"
