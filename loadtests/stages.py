@@ -4,8 +4,9 @@
 
 Stages, on the MeterValues-heavy mix of `loadtests.burst` (8/10 MeterValues with 4 samples):
 parse (orjson + OCPP-J framing), validate (precompiled schema), handle (route table + answer),
-envelope (build + encode the Kafka value), produce (aiokafka send with acks=all, zstd, many
-frames in flight, CPU per frame), answer (CALLRESULT text). WebSocket I/O is what remains of the
+envelope (build + encode the Kafka value), produce (the gateway's FramePublisher on librdkafka,
+acks=all, zstd, many frames in flight: CPU of the whole process per frame, librdkafka's threads
+included), answer (CALLRESULT text). WebSocket I/O is what remains of the
 gateway's CPU per CALL in `make bench`.
 """
 
@@ -19,11 +20,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from services.gateway.kafka_sink import LibrdkafkaSink
+from services.gateway.publisher import FramePublisher
 from services.gateway.standins import AcceptAllDecisions
 
 from csms.envelope import FrameEnvelope, new_event_id
 from csms.handlers import CallContext, routes
-from csms.infra.kafka import make_producer
 from csms.protocol import framing
 from csms.protocol.validation import validate_call, warm
 from csms.protocol.versions import OcppVersion
@@ -56,20 +58,20 @@ def _envelope(text: str, call: framing.Call) -> FrameEnvelope:
     )
 
 
-async def _produce_us(settings: Settings, values: list[bytes]) -> float:
-    producer = make_producer(settings, client_id="stages")
-    await producer.start()
+async def _produce_us(settings: Settings, envelopes: list[FrameEnvelope]) -> float:
     topic = f"stages-{uuid.uuid4().hex[:8]}"
+    sink = LibrdkafkaSink(settings, topic, client_id="stages")
+    await sink.start()
+    publisher = FramePublisher(sink, max_inflight=len(envelopes) + 1)
     try:
-        await producer.send_and_wait(topic, b"warm-up", key=b"CP-0")
+        await (await publisher.publish(envelopes[0]))  # warm-up: topic created, connections up
         start = time.process_time()
-        acks = [
-            await producer.send(topic, v, key=b"CP-%d" % (i % 100)) for i, v in enumerate(values)
-        ]
+        acks = [await publisher.publish(env) for env in envelopes]
         await asyncio.gather(*acks)
-        return (time.process_time() - start) / len(values) * 1e6
+        return (time.process_time() - start) / len(envelopes) * 1e6
     finally:
-        await producer.stop()
+        await sink.stop()
+        await publisher.close()
 
 
 def measure(frames: int, kafka: str | None) -> dict[str, float]:
@@ -116,13 +118,13 @@ def measure(frames: int, kafka: str | None) -> dict[str, float]:
         "answer text": _per_frame_us(answer, frames),
     }
     if kafka:
-        values = [
-            _envelope(t, c).encode()
+        envelopes = [
+            _envelope(t, c)
             for t, c in zip(texts, calls, strict=True)
             if isinstance(c, framing.Call)
         ]
         settings = Settings(kafka_bootstrap=kafka)
-        result["produce (in + out frame)"] = 2 * asyncio.run(_produce_us(settings, values))
+        result["produce (in + out frame)"] = 2 * asyncio.run(_produce_us(settings, envelopes))
     return result
 
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTIONS = Gauge("csms_gateway_connections", "Open station connections", ["proto"])
 FRAMES = Counter(
     "csms_gateway_frames_total", "OCPP frames by action and direction", ["action", "dir"]
 )
+
+
+@functools.cache
+def frames(action: str, direction: str) -> Counter:
+    """FRAMES' child for one (action, dir): `labels()` locks and hashes on every call, and this
+    runs twice per frame. Bounded: actions are the versions' known actions (or "")."""
+    return FRAMES.labels(action, direction)
+
+
 CALL_LATENCY = Histogram(
     "csms_gateway_call_latency_seconds",
     "Inbound CALL received -> CALLRESULT/CALLERROR sent (includes the Kafka ack)",

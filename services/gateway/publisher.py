@@ -5,6 +5,13 @@ connections. When Kafka is slow or down that bound fills up and `publish()` wait
 session awaits `publish()` before it reads its next frame, so the gateway stops reading sockets
 instead of buffering without limit. The wait is itself bounded: after `room_timeout_s` publish()
 raises `PublishTimeout` and the session closes that one connection (1011), promising nothing.
+
+Every ack future publish() returns resolves within `ack_timeout_s`: with Kafka's answer, or with
+`PublishTimeout` when none came in time (the station then gets an InternalError and retries).
+One sweeper per publisher enforces that, instead of a timer per frame on the hot path.
+
+The Kafka client itself is behind `FrameSink` (librdkafka in production, see kafka_sink.py; a
+fake in unit tests), so the accounting here is the same whatever client carries the frames.
 """
 
 from __future__ import annotations
@@ -12,25 +19,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Protocol
-
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    InvalidProducerEpoch,
-    OutOfOrderSequenceNumber,
-    ProducerFenced,
-    UnknownProducerId,
-)
 
 from csms.envelope import FrameEnvelope
 from services.gateway import metrics
+from services.gateway.room import Room
 
 log = logging.getLogger(__name__)
 
 AckFuture = asyncio.Future[object]
+AckCallback = Callable[[BaseException | None], None]
 
 DEFAULT_MAX_INFLIGHT = 10_000
 DEFAULT_ROOM_TIMEOUT_S = 10.0
+DEFAULT_ACK_TIMEOUT_S = 30.0
+_SWEEP_INTERVAL_S = 0.5
+_FULL_SINK_RETRY_S = 0.005
 
 
 class Publisher(Protocol):
@@ -41,95 +47,74 @@ class Publisher(Protocol):
     async def publish_unawaited(self, env: FrameEnvelope) -> None: ...
 
 
-class Producer(Protocol):
-    """The part of AIOKafkaProducer the publisher uses (a fake in unit tests)."""
+class FrameSink(Protocol):
+    """The Kafka client under the publisher: hands a record over without blocking and calls
+    `done(error_or_None)` on the event loop once Kafka answered. Raises BufferError when its own
+    queue is full (the publisher then waits and retries)."""
 
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
-    ) -> AckFuture: ...
-
-
-# Ack failures after which this producer never succeeds again on that partition: aiokafka does not
-# reset its idempotent producer id (the Java client does), so every later batch fails the same way.
-# Only a new producer (a restarted gateway) recovers. See csms.infra.kafka.MIN_REQUEST_TIMEOUT_MS.
-FATAL_ACK_ERRORS = (
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-    InvalidProducerEpoch,
-    ProducerFenced,
-)
+    def produce(
+        self, value: bytes, key: bytes, headers: list[tuple[str, bytes]], done: AckCallback
+    ) -> None: ...
 
 
 class PublishTimeout(Exception):
-    """No room for one more unacknowledged frame within the timeout: Kafka is slow or down."""
+    """No room for one more unacknowledged frame (or no ack) within the timeout: Kafka is slow
+    or down."""
 
 
 class FramePublisher:
     def __init__(
         self,
-        producer: AIOKafkaProducer | Producer,
-        topic: str,
+        sink: FrameSink,
         *,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
         room_timeout_s: float = DEFAULT_ROOM_TIMEOUT_S,
+        ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S,
     ) -> None:
         if max_inflight < 1:
             raise ValueError("max_inflight must be at least 1")
-        self._producer = producer
-        self._topic = topic
-        self._room = asyncio.Semaphore(max_inflight)
+        self._sink = sink
+        self._room = Room(max_inflight)
         self._room_timeout_s = room_timeout_s
+        self._ack_timeout_s = ack_timeout_s
         self._inflight = 0
         self.max_inflight = max_inflight
-        # Set once Kafka answered in a way this producer cannot recover from (FATAL_ACK_ERRORS):
-        # the gateway should stop (drain) and be restarted with a fresh producer.
+        # Acks in the order they were handed out, so the oldest is always first: (deadline, ack).
+        self._deadlines: deque[tuple[float, AckFuture]] = deque()
+        self._sweeper: asyncio.Task[None] | None = None
+        # Set once the Kafka client failed in a way it cannot recover from: the gateway should
+        # stop (drain) and be restarted with a fresh client.
         self.fatal = asyncio.Event()
+        # Read when scraped rather than updated twice per frame (one publisher per gateway).
+        metrics.KAFKA_INFLIGHT.set_function(lambda: self._inflight)
 
     @property
     def inflight(self) -> int:
-        """Frames handed to the producer whose ack (or failure) has not arrived yet."""
+        """Frames handed to Kafka whose ack (or failure) has not arrived yet."""
         return self._inflight
 
     async def publish(self, env: FrameEnvelope) -> AckFuture:
-        """Hand one envelope to the producer; the returned future resolves on Kafka's ack.
+        """Hand one envelope to Kafka; the returned future resolves on Kafka's ack.
 
         Awaiting this call waits for room under the gateway's in-flight bound and in the
-        producer's buffer (backpressure), at most `room_timeout_s` (then `PublishTimeout`);
-        awaiting the returned future waits for durability (acks=all).
+        client's queue (backpressure), at most `room_timeout_s` (then `PublishTimeout`);
+        awaiting the returned future waits for durability (acks=all), at most `ack_timeout_s`.
         """
+        if not self._room.try_take():
+            await self._wait_for_room()
         value, key, headers = env.encode(), env.key(), env.headers()
-        if self._room.locked():
-            metrics.KAFKA_PUBLISH_WAITS.inc()
+        loop = asyncio.get_running_loop()
+        ack: AckFuture = loop.create_future()
+        started = time.perf_counter()
+        self._taken()
         try:
-            # One deadline for both waits. Cancelling send() is safe: it appends the record to a
-            # batch without awaiting, so a cancelled send never leaves a half-queued frame.
-            async with asyncio.timeout(self._room_timeout_s):
-                await self._room.acquire()
-                self._taken()
-                started = time.perf_counter()
-                try:
-                    fut: AckFuture = await self._producer.send(
-                        self._topic, value, key=key, headers=headers
-                    )
-                except BaseException:
-                    self._given_back()
-                    raise
-        except TimeoutError:
-            metrics.KAFKA_PUBLISH_TIMEOUTS.inc()
-            raise PublishTimeout(
-                f"no room for a frame within {self._room_timeout_s}s "
-                f"({self._inflight} unacknowledged)"
-            ) from None
-        # The caller gets its own future: if it cancels it (a session ending, a timeout around
-        # the await), the producer's future - and so the in-flight accounting - is untouched.
-        ack: AckFuture = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(lambda f: self._on_ack(f, started, ack))
+            await self._produce(value, key, headers, lambda err: self._on_ack(err, started, ack))
+        except BaseException:
+            self._given_back()
+            raise
+        self._deadlines.append((time.monotonic() + self._ack_timeout_s, ack))
+        if self._sweeper is None:
+            self._sweeper = loop.create_task(self._sweep(), name="ack-deadlines")
         return ack
 
     async def publish_unawaited(self, env: FrameEnvelope) -> None:
@@ -146,35 +131,78 @@ class FramePublisher:
         else:
             ack.add_done_callback(_retrieve)
 
+    def fail(self, reason: str) -> None:
+        """The Kafka client is unusable for good (called by the sink)."""
+        if not self.fatal.is_set():
+            log.error("kafka producer is unusable (%s): the gateway must restart", reason)
+            self.fatal.set()
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
+    # -- room -----------------------------------------------------------------------------------
+
+    async def _wait_for_room(self) -> None:
+        metrics.KAFKA_PUBLISH_WAITS.inc()
+        try:
+            async with asyncio.timeout(self._room_timeout_s):
+                await self._room.take()
+        except TimeoutError:
+            raise self._timeout() from None
+
+    async def _produce(
+        self, value: bytes, key: bytes, headers: list[tuple[str, bytes]], done: AckCallback
+    ) -> None:
+        deadline = time.monotonic() + self._room_timeout_s
+        while True:
+            try:
+                self._sink.produce(value, key, headers, done)
+                return
+            except BufferError:
+                # The client's own queue is full (Kafka slow or down): wait, bounded.
+                if time.monotonic() > deadline:
+                    raise self._timeout() from None
+                await asyncio.sleep(_FULL_SINK_RETRY_S)
+
+    def _timeout(self) -> PublishTimeout:
+        metrics.KAFKA_PUBLISH_TIMEOUTS.inc()
+        return PublishTimeout(
+            f"no room for a frame within {self._room_timeout_s}s ({self._inflight} unacknowledged)"
+        )
+
     def _taken(self) -> None:
         self._inflight += 1
-        metrics.KAFKA_INFLIGHT.inc()
 
     def _given_back(self) -> None:
         self._inflight -= 1
-        metrics.KAFKA_INFLIGHT.dec()
-        self._room.release()
+        self._room.give()
 
-    def _on_ack(self, fut: AckFuture, started: float, ack: AckFuture) -> None:
+    # -- acks -----------------------------------------------------------------------------------
+
+    def _on_ack(self, err: BaseException | None, started: float, ack: AckFuture) -> None:
         self._given_back()
-        if fut.cancelled():
+        if err is not None:
             metrics.KAFKA_FAILURES.inc()
+            log.warning("kafka did not acknowledge a frame: %r", err)
             if not ack.done():
-                ack.cancel()
-            return
-        exc = fut.exception()
-        if exc is not None:
-            metrics.KAFKA_FAILURES.inc()
-            log.warning("kafka did not acknowledge a frame: %r", exc)
-            if isinstance(exc, FATAL_ACK_ERRORS) and not self.fatal.is_set():
-                log.error("kafka producer is unusable (%r): the gateway must restart", exc)
-                self.fatal.set()
-            if not ack.done():
-                ack.set_exception(exc)
+                ack.set_exception(err)
             return
         metrics.KAFKA_ACK.observe(time.perf_counter() - started)
         if not ack.done():
-            ack.set_result(fut.result())
+            ack.set_result(None)
+
+    async def _sweep(self) -> None:
+        """Fail the acks Kafka has not answered within `ack_timeout_s` (their in-flight slot
+        stays taken until Kafka does answer: the bound follows the client's real queue)."""
+        while True:
+            await asyncio.sleep(_SWEEP_INTERVAL_S)
+            now = time.monotonic()
+            while self._deadlines and (self._deadlines[0][1].done() or self._deadlines[0][0] < now):
+                _, ack = self._deadlines.popleft()
+                if not ack.done():
+                    ack.set_exception(PublishTimeout(f"no ack within {self._ack_timeout_s}s"))
 
 
 def _retrieve(ack: AckFuture) -> None:

@@ -16,7 +16,7 @@ from websockets.typing import Subprotocol
 
 from csms.clock import system_clock
 from csms.handlers import Decisions, routes
-from csms.infra.kafka import ensure_topics, make_producer
+from csms.infra.kafka import ensure_topics
 from csms.infra.redis_client import make_redis
 from csms.infra.redis_decisions import RedisDecisions
 from csms.infra.station_registry import StationRegistry
@@ -32,6 +32,7 @@ from services.gateway.handshake import (
     make_process_request,
     registration_of,
 )
+from services.gateway.kafka_sink import LibrdkafkaSink
 from services.gateway.publisher import FramePublisher
 from services.gateway.session import GatewayContext, StationSession
 from services.gateway.storm import StormGuard
@@ -132,7 +133,6 @@ def context_from_settings(
         rate_burst=settings.gateway_rate_burst,
         idle_timeout_s=settings.gateway_idle_timeout_s,
         strict_call_order=settings.gateway_strict_call_order,
-        answer_timeout_s=settings.gateway_answer_timeout_s,
     )
 
 
@@ -169,18 +169,19 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     for version in OcppVersion:
         warm(version, routes(version))
     await ensure_topics(settings)
-    producer = make_producer(settings, client_id=settings.gateway_id)
+    sink = LibrdkafkaSink(settings, settings.topics.frames, client_id=settings.gateway_id)
+    publisher = FramePublisher(
+        sink,
+        max_inflight=settings.gateway_kafka_max_inflight,
+        room_timeout_s=settings.gateway_kafka_publish_timeout_s,
+        ack_timeout_s=settings.gateway_answer_timeout_s,
+    )
+    sink.on_fatal(publisher.fail)
     redis = make_redis(settings)
-    await producer.start()
+    await sink.start()
     listener: asyncio.Task[None] | None = None
     try:
         connections = Connections(settings.gateway_id, redis)
-        publisher = FramePublisher(
-            producer,
-            settings.topics.frames,
-            max_inflight=settings.gateway_kafka_max_inflight,
-            room_timeout_s=settings.gateway_kafka_publish_timeout_s,
-        )
         decisions = StormGuard(
             RedisDecisions.from_settings(redis, settings),
             boots_per_s=settings.gateway_storm_boots_per_s,
@@ -211,16 +212,16 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         )
         await drain(server, connections, settings.gateway_drain_window_s)
         if fatal:
-            # The producer cannot recover (aiokafka never resets its producer id after a failed
-            # idempotent batch): exit non-zero so the supervisor restarts us with a fresh one.
+            # librdkafka reported a fatal error (e.g. the producer id fenced): exit non-zero so
+            # the supervisor restarts us with a fresh producer.
             raise SystemExit(3)
     finally:
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-        await producer.flush()
-        await producer.stop()
+        await sink.stop()
+        await publisher.close()
         await redis.aclose()
 
 

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ from services.gateway.policy import (
 )
 from services.gateway.publisher import AckFuture, Publisher, PublishTimeout
 from services.gateway.ratelimit import TokenBucket
+from services.gateway.room import Room
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,6 @@ class GatewayContext:
     rate_burst: int = 60
     idle_timeout_s: float = 0.0  # <= 0: never
     strict_call_order: bool = True  # 2.0.1/2.1: answer a second outstanding CALL with an error
-    answer_timeout_s: float = 30.0  # a CALL not acknowledged by Kafka by then: InternalError
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +98,19 @@ class StationSession:
         self.station = station
         self._version = version
         self._ctx = ctx
-        self._routes: dict[str, Handler] = dict(routes(version))
+        self._routes: Mapping[str, Handler] = routes(version)
         self._known = known_actions(version)
         self.conn = secrets.token_hex(8)
         self.epoch = 0
         self.status = status  # registration status in force: handshake, then each boot answer
-        self._window = asyncio.Semaphore(ctx.window)
+        self._window = Room(ctx.window)
         self._answers: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._bucket = TokenBucket(ctx.rate_per_s, ctx.rate_burst) if ctx.rate_per_s > 0 else None
         self._outstanding = 0
         # A close decided while reading, sent once the answers before it are out (flood).
         self._close_after: tuple[int, str] | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         metrics.CONNECTIONS.labels(self._version.value).inc()
@@ -119,11 +121,14 @@ class StationSession:
         if self._ctx.connections is not None:
             self.epoch = await self._ctx.connections.claim(self)
         writer = asyncio.create_task(self._write_answers(), name=f"answers:{self.station}")
+        self._watch_idle()
         try:
             await self._read()
         except ConnectionClosed:
             pass
         finally:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
             await self._answers.put(None)
             await writer  # drains: acks awaited, unsendable answers dropped
             if self._close_after is not None:
@@ -137,6 +142,9 @@ class StationSession:
 
     async def close(self, code: int, reason: str) -> None:
         """Close from outside the read loop (replaced, drained) without waiting for the peer."""
+        self._close_later(code, reason)
+
+    def _close_later(self, code: int, reason: str) -> None:
         metrics.CLOSES.labels(str(code)).inc()
         if self._closing is None:
             self._closing = asyncio.create_task(self._ws.close(code, reason))
@@ -144,19 +152,8 @@ class StationSession:
     # -- reading --------------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        idle = self._ctx.idle_timeout_s
         while True:
-            if idle <= 0:
-                data = await self._ws.recv()
-            else:
-                try:
-                    async with asyncio.timeout(idle):
-                        data = await self._ws.recv()  # cancellation-safe: nothing is lost
-                except TimeoutError:
-                    if time.monotonic() - _last_seen(self._ws) < idle:
-                        continue  # pings (or pongs) kept it alive
-                    await self._close_now(*CLOSE_IDLE)
-                    return
+            data = await self._ws.recv()
             if isinstance(data, bytes):
                 await self._on_binary(data)
                 return
@@ -164,13 +161,27 @@ class StationSession:
             if self._close_after is not None:
                 return
 
+    def _watch_idle(self) -> None:
+        """Close the connection once nothing (data, ping or pong) came for the idle timeout.
+        One timer per connection, re-armed from its last frame when it fires: no per-frame
+        timeout on the hot path."""
+        idle = self._ctx.idle_timeout_s
+        if idle <= 0 or self._closing is not None:
+            return
+        quiet = time.monotonic() - _last_seen(self._ws)
+        if quiet >= idle:
+            self._close_later(*CLOSE_IDLE)
+            return
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(idle - quiet, self._watch_idle)
+
     async def _close_now(self, code: int, reason: str) -> None:
         metrics.CLOSES.labels(str(code)).inc()
         await self._ws.close(code, reason)
 
     async def _on_binary(self, data: bytes) -> None:
         # OCPP-J is JSON in text frames; RFC 6455 §7.4.1: 1003 = a data type it cannot accept.
-        metrics.FRAMES.labels("", "in").inc()
+        metrics.frames("", "in").inc()
         frame = base64.b64encode(data).decode()
         await self._ctx.publisher.publish_unawaited(
             self._envelope("in", "call", frame=frame, err=BINARY_FLAG)
@@ -179,7 +190,8 @@ class StationSession:
 
     async def _on_frame(self, text: str) -> None:
         received = time.perf_counter()
-        await self._window.acquire()
+        if not self._window.try_take():
+            await self._window.take()
         try:
             if self._bucket is not None and not self._bucket.take():
                 await self._rate_limited(text, received)
@@ -194,13 +206,13 @@ class StationSession:
         except PublishTimeout:
             # Kafka has had no room for a while (slow or down): expected under an outage, so a
             # warning without a traceback; this connection alone is closed, the station retries.
-            self._window.release()
+            self._window.give()
             log.warning("Kafka full: closing %s (publish timeout)", self.station)
             await self._close_now(1011, "internal error")
         except Exception:
             # Kafka refused the frame outright (or a bug): promise nothing, drop this connection
             # only; the station reconnects and retries. Its neighbours are unaffected.
-            self._window.release()
+            self._window.give()
             log.exception("frame of %s could not be processed", self.station)
             await self._close_now(1011, "internal error")
 
@@ -213,7 +225,7 @@ class StationSession:
             raise FrameRejected(failure, f"action not supported by {self._version}", call.uid)
         check_call(self.status, self._version, self._outstanding, self._ctx.strict_call_order, call)
         validate_call(self._version, call.uid, call.action, call.payload)
-        metrics.FRAMES.labels(call.action, "in").inc()
+        metrics.frames(call.action, "in").inc()
         ack = await self._ctx.publisher.publish(
             self._envelope("in", "call", uid=call.uid, action=call.action, frame=text)
         )
@@ -245,14 +257,14 @@ class StationSession:
         # Answers to CSMS-initiated calls: archived. The gateway has sent no CALL of its own yet,
         # so each is for an unknown id; OCPP-J says to ignore those, so there is no answer back.
         kind: Kind = "result" if isinstance(msg, framing.CallResult) else "error"
-        metrics.FRAMES.labels("", "in").inc()
+        metrics.frames("", "in").inc()
         metrics.UNMATCHED_ANSWERS.inc()
         try:
             await self._ctx.publisher.publish_unawaited(
                 self._envelope("in", kind, uid=msg.uid, frame=text)
             )
         finally:
-            self._window.release()
+            self._window.give()
 
     async def _reject(self, rejected: FrameRejected, text: str, received: float) -> None:
         code = error_code(self._version, rejected.failure)
@@ -273,7 +285,7 @@ class StationSession:
     ) -> None:
         # Only a known action names a metric label or a column value: never echo arbitrary input.
         action = action if action in self._known else ""
-        metrics.FRAMES.labels(action, "in").inc()
+        metrics.frames(action, "in").inc()
         ack = await self._ctx.publisher.publish(
             self._envelope("in", "call", uid=uid, action=action, frame=text, err=code)
         )
@@ -289,11 +301,11 @@ class StationSession:
             finally:
                 if pending.counted:
                     self._outstanding -= 1
-                self._window.release()
+                self._window.give()
 
     async def _send_answer(self, pending: _Pending) -> None:
         try:
-            await asyncio.wait_for(pending.ack, self._ctx.answer_timeout_s)
+            await pending.ack  # resolves within the publisher's ack timeout, whatever Kafka does
         except Exception:  # noqa: BLE001 - any ack failure or timeout: the frame is not durable
             # Not durable, so promise nothing: the station retries the CALL later.
             pending = self._error_pending(
@@ -313,7 +325,7 @@ class StationSession:
         )
         with contextlib.suppress(ConnectionClosed):
             await self._ws.send(pending.text)
-            metrics.FRAMES.labels(pending.action, "out").inc()
+            metrics.frames(pending.action, "out").inc()
             metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
 
     # -- helpers --------------------------------------------------------------------------------

@@ -56,8 +56,9 @@ def schema_path(version: OcppVersion, action: str, *, response: bool = False) ->
     return _SCHEMA_DIRS[version] / name
 
 
+@functools.cache
 def known_actions(version: OcppVersion) -> frozenset[str]:
-    """Every action whose request schema the version defines."""
+    """Every action whose request schema the version defines (read once: every session asks)."""
     suffix = "Response.json"
     names = (p.name for p in _SCHEMA_DIRS[version].glob("*.json"))
     if version is OcppVersion.V16:

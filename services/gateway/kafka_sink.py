@@ -1,0 +1,123 @@
+"""The gateway's Kafka client: librdkafka (confluent-kafka) under the FramePublisher.
+
+Why not aiokafka here (docs/adr/0010-gateway-kafka-client.md): aiokafka encodes, compresses and
+sends in Python on the event loop, ≈ 45-90 µs of the gateway's only core per frame, and it never
+resets its idempotent producer id, so one batch expired during a broker outage poisoned a
+partition until the gateway restarted. librdkafka does all of that in its own C threads (outside
+the GIL): a frame costs the event loop only the `produce()` call, and it recovers its idempotent
+state by itself, like the Java client. The rest of the CSMS keeps aiokafka (faust is built on it).
+
+Delivery reports arrive on one poller thread and are handed to the event loop in batches: one
+cross-thread wake-up per poll, not one per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from typing import Any, cast
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from csms.settings import Settings
+from services.gateway.publisher import AckCallback
+
+log = logging.getLogger(__name__)
+
+_POLL_INTERVAL_S = 0.05
+
+
+def producer_config(settings: Settings, *, client_id: str) -> dict[str, Any]:
+    """Durable and ordered: acks=all + idempotence keeps each station's frames in receive order
+    with no duplicates on retry; zstd batches cut the bytes per frame."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "client.id": client_id,
+        "enable.idempotence": True,  # implies acks=all, retries, ≤ 5 requests in flight
+        "acks": "all",
+        "compression.type": "zstd",
+        # Small: the gateway answers a station only after the ack, so linger is added latency.
+        "linger.ms": settings.kafka_linger_ms,
+        # The same partition for a station as the Java client, aiokafka and faust would choose.
+        "partitioner": "murmur2_random",
+        # How long a frame may wait for its ack, retries included: long enough to ride over a
+        # broker restart (120 s by default, the Java client's delivery.timeout.ms).
+        "message.timeout.ms": settings.kafka_request_timeout_ms,
+        "retry.backoff.ms": 200,
+        "log.connection.close": False,
+    }
+
+
+class LibrdkafkaSink:
+    """FrameSink (services.gateway.publisher) on confluent-kafka's Producer."""
+
+    def __init__(self, settings: Settings, topic: str, *, client_id: str) -> None:
+        config = producer_config(settings, client_id=client_id)
+        config["error_cb"] = self._on_error
+        self._producer = Producer(config)
+        self._topic = topic
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: deque[tuple[AckCallback, KafkaError | None]] = deque()
+        self._running = False
+        self._poller: threading.Thread | None = None
+        self._on_fatal: list[Any] = []
+
+    def on_fatal(self, callback: Any) -> None:
+        """Call `callback(reason)` on the event loop once the client is unusable for good."""
+        self._on_fatal.append(callback)
+
+    async def start(self, timeout_s: float = 30.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        self._poller = threading.Thread(target=self._poll_forever, name="kafka-acks", daemon=True)
+        self._poller.start()
+        # Fail early, like aiokafka's start(), when the cluster cannot be reached at all.
+        await asyncio.to_thread(self._producer.list_topics, self._topic, timeout_s)
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        remaining = await asyncio.to_thread(self._producer.flush, timeout_s)
+        if remaining:
+            log.warning("%d frames were not acknowledged by Kafka at shutdown", remaining)
+        self._running = False
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join)
+        self._deliver_reports()
+
+    def produce(
+        self, value: bytes, key: bytes, headers: list[tuple[str, bytes]], done: AckCallback
+    ) -> None:
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            self._reports.append((done, err))  # poller thread: the loop resolves it in a batch
+
+        self._producer.produce(
+            self._topic, value, key, headers=cast(Any, headers), on_delivery=on_delivery
+        )
+
+    # -- poller thread --------------------------------------------------------------------------
+
+    def _poll_forever(self) -> None:
+        while self._running:
+            if self._producer.poll(_POLL_INTERVAL_S) and self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                    self._loop.call_soon_threadsafe(self._deliver_reports)
+
+    def _on_error(self, err: KafkaError) -> None:
+        # Broker down and the like are transient: librdkafka retries by itself (logged only).
+        if not err.fatal():
+            log.warning("kafka: %s", err)
+            return
+        if self._loop is not None:
+            for callback in self._on_fatal:
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(callback, str(err))
+
+    # -- event loop -----------------------------------------------------------------------------
+
+    def _deliver_reports(self) -> None:
+        reports = self._reports
+        while reports:
+            done, err = reports.popleft()
+            done(None if err is None else KafkaException(err))
