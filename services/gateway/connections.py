@@ -6,8 +6,8 @@ policy, and 1008 is the RFC 6455 code for "violates its policy"; it is not 1001/
 station to reconnect — the replaced side must not fight back, the newer socket is the station).
 
 Across gateways, Redis holds the route: `station_epoch` (INCR at each connect) and `station_route`
-{gateway, conn, epoch, since_ms}, both written by one Lua script so the route always names the
-highest epoch. When the previous route names another gateway, the new gateway PUBLISHes
+{gateway, conn, epoch, since_ms, proto}, both written by one Lua script so the route always
+names the highest epoch. When the previous route names another gateway, the new gateway PUBLISHes
 {station, epoch} on that gateway's eviction channel (`csms:gw:<gateway>:evict`). Pub/sub, not a
 stream: the signal only matters to a gateway that is alive right now and holds the socket; a dead
 gateway's sockets are dead anyway, and a gateway that missed a message (Redis reconnect) catches
@@ -37,7 +37,7 @@ _CLAIM = """
 local epoch = redis.call('INCR', KEYS[1])
 local old = redis.call('HMGET', KEYS[2], 'gateway', 'conn')
 redis.call('HSET', KEYS[2], 'gateway', ARGV[1], 'conn', ARGV[2],
-           'epoch', epoch, 'since_ms', ARGV[3])
+           'epoch', epoch, 'since_ms', ARGV[3], 'proto', ARGV[4])
 return {epoch, old[1] or '', old[2] or ''}
 """
 
@@ -51,6 +51,7 @@ class Closable(Protocol):
     station: str
     conn: str
     epoch: int
+    proto: str  # the connection's OCPP version (ocpp1.6, ocpp2.0.1, ocpp2.1)
 
     async def close(self, code: int, reason: str) -> None: ...
 
@@ -98,7 +99,7 @@ class Connections:
             redis_keys.station_epoch(session.station),
             redis_keys.station_route(session.station),
         ]
-        args = [self.gateway_id, session.conn, str(self._clock())]
+        args = [self.gateway_id, session.conn, str(self._clock()), session.proto]
         try:
             epoch, old_gateway, _old_conn = await self._claim(keys=keys, args=args)
         except RedisError:

@@ -59,3 +59,13 @@ KAFKA_PUBLISH_TIMEOUTS = Counter(
     "csms_gateway_kafka_publish_timeouts_total",
     "Frames refused because no room came within the publish timeout (connection closed 1011)",
 )
+CSMS_CALLS = Counter(
+    "csms_gateway_csms_calls_total",
+    "CSMS-initiated CALLs (operator commands) handled by this gateway, by action and outcome",
+    ["action", "outcome"],
+)
+CSMS_CALL_LATENCY = Histogram(
+    "csms_gateway_csms_call_latency_seconds",
+    "CSMS CALL sent to the station -> its CALLRESULT/CALLERROR received",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)

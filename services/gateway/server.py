@@ -24,6 +24,7 @@ from csms.protocol.station_path import station_id_from_path
 from csms.protocol.validation import warm
 from csms.protocol.versions import SUBPROTOCOLS, OcppVersion, negotiate
 from csms.settings import Settings
+from services.gateway.calls import RESTARTING, CallInbox
 from services.gateway.connections import Connections
 from services.gateway.handshake import (
     Admission,
@@ -40,7 +41,7 @@ from services.gateway.storm import StormGuard
 log = logging.getLogger(__name__)
 
 DRAIN_CODE = 1012  # service restart: stations reconnect (to another gateway)
-DRAIN_REASON = "gateway restarting"
+DRAIN_REASON = RESTARTING  # also the detail of the operator calls a drain cuts short
 
 
 class StationConnection(ServerConnection):
@@ -180,6 +181,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     redis = make_redis(settings)
     await sink.start()
     listener: asyncio.Task[None] | None = None
+    inbox: CallInbox | None = None
     try:
         connections = Connections(settings.gateway_id, redis)
         decisions = StormGuard(
@@ -200,6 +202,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         )
         server = await start_server(settings, ctx)
         listener = asyncio.create_task(connections.listen(), name="evictions")
+        inbox = CallInbox(settings.gateway_id, redis, connections)
+        inbox.start()
         log.info(
             "gateway %s listening on ws://%s:%d/ocpp/{station_id}",
             settings.gateway_id,
@@ -210,12 +214,18 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         log.info(
             "draining %d connections over %.1fs", len(connections), settings.gateway_drain_window_s
         )
+        # New operator calls find no listener (the API answers `unreachable` at once); calls in
+        # progress end with their sessions (offline, "gateway restarting"), the rest below.
+        await inbox.stop_taking()
         await drain(server, connections, settings.gateway_drain_window_s)
+        await inbox.close()
         if fatal:
             # librdkafka reported a fatal error (e.g. the producer id fenced): exit non-zero so
             # the supervisor restarts us with a fresh producer.
             raise SystemExit(3)
     finally:
+        if inbox is not None:
+            await inbox.close(grace_s=0)
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -9,6 +9,10 @@ Before a frame reaches its handler it passes the session's policies (each answer
 CALLERROR, the frame still published with `err` set): the rate limit, the registration state
 (Pending/Rejected stations may only boot), and for 2.0.1/2.1 the one-outstanding-CALL rule
 (docs/adr/0007-one-outstanding-call.md).
+
+CSMS-initiated CALLs (operator commands, `call()`): one outstanding per connection at a time, as
+OCPP-J asks of both sides; each is on Kafka before it is sent, and the station's answer is
+matched by message id in `_on_answer` (a dict lookup: the hot path gains no timer or task).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import fastjsonschema
 import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -30,9 +35,10 @@ from websockets.exceptions import ConnectionClosed
 from csms.clock import Clock
 from csms.envelope import FrameEnvelope, Kind, new_event_id
 from csms.handlers import CallContext, Decisions, Handler, routes
+from csms.infra.call_bus import CallReply, CallRequest, Outcome
 from csms.protocol import framing
 from csms.protocol.errors import Failure, FrameRejected, error_code
-from csms.protocol.validation import known_actions, validate_call
+from csms.protocol.validation import known_actions, validate_call, validator
 from csms.protocol.versions import OcppVersion
 from services.gateway import metrics
 from services.gateway.connections import Connections
@@ -85,6 +91,12 @@ class _Pending:
     counted: bool = False  # an accepted CALL: counts as outstanding until answered
 
 
+Answer = framing.CallResult | framing.CallError
+# What a CSMS CALL's waiter gets: the station's answer and when it arrived, or None when the
+# connection ended first.
+Answered = asyncio.Future[tuple[Answer, float] | None]
+
+
 class StationSession:
     def __init__(
         self,
@@ -96,6 +108,7 @@ class StationSession:
     ) -> None:
         self._ws = ws
         self.station = station
+        self.proto = version.value  # written into the station's route: commands need it
         self._version = version
         self._ctx = ctx
         self._routes: Mapping[str, Handler] = routes(version)
@@ -111,6 +124,12 @@ class StationSession:
         self._close_after: tuple[int, str] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        # CSMS-initiated CALLs: message id -> (action, waiter) of the one on the wire; the lock
+        # (made on first use: most connections never get a command) queues the others.
+        self._awaited: dict[str, tuple[str, Answered]] = {}
+        self._call_lock: asyncio.Lock | None = None
+        self._ended = False
+        self._close_reason = ""
 
     async def run(self) -> None:
         metrics.CONNECTIONS.labels(self._version.value).inc()
@@ -127,6 +146,7 @@ class StationSession:
         except ConnectionClosed:
             pass
         finally:
+            self._end_calls()
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
             await self._answers.put(None)
@@ -146,6 +166,7 @@ class StationSession:
 
     def _close_later(self, code: int, reason: str) -> None:
         metrics.CLOSES.labels(str(code)).inc()
+        self._close_reason = self._close_reason or reason
         if self._closing is None:
             self._closing = asyncio.create_task(self._ws.close(code, reason))
 
@@ -253,15 +274,23 @@ class StationSession:
             )
         await self._answers.put(pending)
 
-    async def _on_answer(self, msg: framing.CallResult | framing.CallError, text: str) -> None:
-        # Answers to CSMS-initiated calls: archived. The gateway has sent no CALL of its own yet,
-        # so each is for an unknown id; OCPP-J says to ignore those, so there is no answer back.
+    async def _on_answer(self, msg: Answer, text: str) -> None:
+        # The answer to the CSMS CALL on the wire wakes its waiter and is archived with that
+        # CALL's action. Any other id is unknown: OCPP-J says to ignore it (archived, counted,
+        # never answered).
         kind: Kind = "result" if isinstance(msg, framing.CallResult) else "error"
-        metrics.frames("", "in").inc()
-        metrics.UNMATCHED_ANSWERS.inc()
+        awaited = self._awaited.pop(msg.uid, None)
+        action = ""
+        if awaited is None:
+            metrics.UNMATCHED_ANSWERS.inc()
+        else:
+            action, answered = awaited
+            if not answered.done():
+                answered.set_result((msg, time.perf_counter()))
+        metrics.frames(action, "in").inc()
         try:
             await self._ctx.publisher.publish_unawaited(
-                self._envelope("in", kind, uid=msg.uid, frame=text)
+                self._envelope("in", kind, uid=msg.uid, action=action, frame=text)
             )
         finally:
             self._window.give()
@@ -328,6 +357,133 @@ class StationSession:
             metrics.frames(pending.action, "out").inc()
             metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
 
+    # -- CSMS-initiated CALLs -------------------------------------------------------------------
+
+    async def call(self, request: CallRequest) -> CallReply:
+        """Send one CSMS CALL and wait for the station's answer, at most `request.timeout_s`
+        including the wait behind earlier calls (one outstanding CSMS CALL per connection)."""
+        refused = self._refusal(request)
+        if refused:
+            return self._reply(request, "invalid", detail=refused)
+        sent: list[float] = []  # set once the CALL is on the wire (tells the timeouts apart)
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                async with self._turn():
+                    return await self._call_now(request, sent)
+        except TimeoutError:
+            if sent:
+                detail = f"no answer within {request.timeout_s:g}s"
+            else:
+                detail = f"not sent within {request.timeout_s:g}s (earlier call or Kafka)"
+            return self._reply(request, "timeout", detail=detail)
+
+    def _turn(self) -> asyncio.Lock:
+        if self._call_lock is None:
+            self._call_lock = asyncio.Lock()  # FIFO: calls go out in the order they came
+        return self._call_lock
+
+    def _refusal(self, request: CallRequest) -> str:
+        """Why the gateway will not send this CALL at all ("" when it will). The API validates
+        too; this keeps a bad request (or one meant for another version) off the wire."""
+        if not request.id or len(request.id) > framing.MAX_UID_LENGTH:
+            return "message id must be 1-36 characters"
+        if request.action not in self._known:
+            return f"{self._version.value} has no action {request.action}"
+        try:
+            validator(self._version, request.action)(request.payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return f"request: {_schema_message(exc)}"
+        return ""
+
+    async def _call_now(self, request: CallRequest, sent: list[float]) -> CallReply:
+        if self._ended or self._closing is not None:
+            return self._reply(request, "offline", detail=self._end_detail())
+        text = framing.call_text(request.id, request.action, request.payload)
+        # On Kafka before it is on the wire (the rule of ADR 0002 for what the gateway sends):
+        # a command the station executes is always in the frame log, even if we die right after.
+        try:
+            ack = await self._ctx.publisher.publish(
+                self._envelope("out", "call", uid=request.id, action=request.action, frame=text)
+            )
+            await ack
+        except Exception as exc:  # noqa: BLE001 - not durable: do not send it
+            log.warning("CSMS CALL %s to %s not stored: %r", request.action, self.station, exc)
+            return self._reply(request, "timeout", detail="not sent: Kafka did not store the CALL")
+        if self._ended:  # the connection ended while Kafka stored the CALL
+            return self._reply(request, "offline", detail=self._end_detail())
+        answered: Answered = asyncio.get_running_loop().create_future()
+        self._awaited[request.id] = (request.action, answered)
+        try:
+            started = time.perf_counter()
+            await self._ws.send(text)
+            sent.append(started)
+            metrics.frames(request.action, "out").inc()
+            outcome = await answered
+        except ConnectionClosed:
+            outcome = None
+        finally:
+            self._awaited.pop(request.id, None)
+        if outcome is None:
+            return self._reply(request, "offline", detail=self._end_detail())
+        answer, received = outcome
+        elapsed_ms = (received - started) * 1000
+        metrics.CSMS_CALL_LATENCY.observe(received - started)
+        return self._judge(request, answer, round(elapsed_ms, 3))
+
+    def _judge(self, request: CallRequest, answer: Answer, elapsed_ms: float) -> CallReply:
+        """The reply for the station's answer: CALLERROR, or a CALLRESULT checked against the
+        version's response schema (an invalid payload is kept for the operator to see)."""
+        if isinstance(answer, framing.CallError):
+            error = {"code": answer.code, "description": answer.description}
+            return self._reply(
+                request, "error", error=error | {"details": answer.details}, elapsed_ms=elapsed_ms
+            )
+        try:
+            validator(self._version, request.action, response=True)(answer.payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return self._reply(
+                request,
+                "invalid",
+                payload=answer.payload,
+                detail=_schema_message(exc),
+                elapsed_ms=elapsed_ms,
+            )
+        return self._reply(request, "result", payload=answer.payload, elapsed_ms=elapsed_ms)
+
+    def _end_calls(self) -> None:
+        """The connection is over: wake every CSMS CALL waiting for an answer (offline)."""
+        self._ended = True
+        for _, answered in self._awaited.values():
+            if not answered.done():
+                answered.set_result(None)
+        self._awaited.clear()
+
+    def _end_detail(self) -> str:
+        # The reason the gateway closed with ("gateway restarting" on drain, "replaced…"), or
+        # the station's own disconnect.
+        return self._close_reason or "station disconnected"
+
+    def _reply(
+        self,
+        request: CallRequest,
+        outcome: Outcome,
+        *,
+        payload: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        detail: str = "",
+        elapsed_ms: float = 0.0,
+    ) -> CallReply:
+        return CallReply(
+            request.id,
+            self.station,
+            outcome,
+            payload=payload or {},
+            error=error or {},
+            detail=detail,
+            gateway=self._ctx.gateway_id,
+            elapsed_ms=elapsed_ms,
+        )
+
     # -- helpers --------------------------------------------------------------------------------
 
     async def _publish_disconnect(self) -> None:
@@ -386,6 +542,11 @@ class StationSession:
 def _last_seen(ws: ServerConnection) -> float:
     """When the peer last sent any frame (data, ping or pong); see StationConnection."""
     return float(getattr(ws, "last_seen", 0.0))
+
+
+def _schema_message(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    # Names the field and the rule ("data.status must be one of …"), not the payload's values.
+    return str(exc.message).replace("data.", "", 1)
 
 
 def _uid_of(text: str) -> str:

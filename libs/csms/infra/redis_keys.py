@@ -56,7 +56,8 @@ def registration(station_id: str) -> str:
 
 
 def station_route(station_id: str) -> str:
-    """Hash: gateway, conn, epoch, since_ms — which gateway holds the station's live connection."""
+    """Hash: gateway, conn, epoch, since_ms, proto — which gateway holds the station's live
+    connection, and the OCPP version it speaks (what operator commands are translated for)."""
     return f"{PREFIX}:route:{station_id}"
 
 
@@ -69,3 +70,38 @@ def evict_channel(gateway_id: str) -> str:
     """Pub/sub channel on which other gateways tell `gateway_id` to close a stale connection
     (payload: JSON {station, epoch})."""
     return f"{PREFIX}:gw:{gateway_id}:evict"
+
+
+def gateway_calls_channel(gateway_id: str) -> str:
+    """Pub/sub channel on which the API hands `gateway_id` a CSMS-initiated CALL for one of its
+    stations (payload: csms.infra.call_bus.CallRequest as JSON)."""
+    return f"{PREFIX}:gw:{gateway_id}:calls"
+
+
+def api_replies_channel(api_id: str) -> str:
+    """Pub/sub channel on which gateways answer one API process (payload: CallReply as JSON)."""
+    return f"{PREFIX}:api:{api_id}:replies"
+
+
+def command(command_id: str) -> str:
+    """Hash: one operator command and its outcome (state, station, command, actor, created_ms,
+    finished_ms, result JSON, error JSON) — what `GET /api/v1/commands/{id}` serves; expires."""
+    return f"{PREFIX}:cmd:{command_id}"
+
+
+def api_token(digest: str) -> str:
+    """Hash: name, role (analyst/operator/admin), created_ms — one operator API bearer token,
+    keyed by the SHA-256 hex of the token (the token itself is never stored)."""
+    return f"{PREFIX}:apitoken:{digest}"
+
+
+API_TOKEN_NAMES = f"{PREFIX}:apitokens"
+"""Hash: API token name -> SHA-256 hex of the token (names are unique; revoke by name)."""
+
+ID_TOKENS = f"{PREFIX}:idtokens"
+"""Sorted set: every id token listed through the API (score 0, so ordered by token) — the
+listing index over the `id_token` hashes."""
+
+REGISTERED_STATIONS = f"{PREFIX}:registered"
+"""Set: station ids an operator registered (API or CLI); with STATIONS, the station list (a station
+registered before it ever connected is listed too)."""
