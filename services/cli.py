@@ -2,6 +2,7 @@
 
 csms gateway | processors | analytics | api   run one service in the foreground
 csms up                                        run all of them (the local all-in-one stack)
+csms station … | csms api-token …              manage stations and operator API tokens
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,8 +20,8 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from csms.settings import Settings
-from services.admin import stations
+from csms.settings import LOCAL_STATE_DIR, Settings
+from services.admin import api_tokens, stations
 
 log = logging.getLogger("csms")
 
@@ -49,10 +51,27 @@ def _endpoints(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
+def local_api_token(settings: Settings) -> str:
+    """The admin token of the local stack: CSMS_API_TOKEN when set, else one generated once and
+    kept (owner-only) in the local state folder, so restarts keep it."""
+    if settings.api_token:
+        return settings.api_token
+    path = LOCAL_STATE_DIR / "api-token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    return token
+
+
 def _up(settings: Settings) -> int:
     """Run every service as a child process until SIGTERM/SIGINT or until one of them dies."""
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
+    token = local_api_token(settings)
+    env = {**os.environ, "CSMS_API_TOKEN": token}
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -61,9 +80,11 @@ def _up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     for name in SERVICES:
-        children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", name])
+        children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env)
     for what, where in _endpoints(settings):
         print(f"  {what:<16} {where}", flush=True)
+    shown = "(from CSMS_API_TOKEN)" if settings.api_token else token
+    print(f"  {'API admin token':<16} {shown}", flush=True)
     exit_code = 0
     while not stopping:
         for name, child in children.items():
@@ -98,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name, help=f"run the {name} service in the foreground")
     sub.add_parser("up", help="run every service (local all-in-one stack)")
     stations.add_parser(sub)
+    api_tokens.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CSMS_LOG_LEVEL", "INFO").upper(),
@@ -108,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return _up(settings)
     if args.command == "station":
         return stations.run(args, settings)
+    if args.command == "api-token":
+        return api_tokens.run(args, settings)
     _run_service(args.command, settings)
     return 0
 

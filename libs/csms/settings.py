@@ -79,8 +79,14 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}csms.status"
 
+    @property
+    def audit(self) -> str:
+        """Every state-changing operator API call, with who made it (commands are also on
+        `commands` with their outcome)."""
+        return f"{self.prefix}csms.audit"
+
     def all(self) -> list[str]:
-        return [self.frames, self.commands, self.transactions, self.status]
+        return [self.frames, self.commands, self.transactions, self.status, self.audit]
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,10 @@ class Settings:
     heartbeat_interval_s: int = 300
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # Bootstrap admin bearer token of the operator API (CSMS_API_TOKEN); empty = none, and
+    # `csms up` mints one in Redis and prints it. Kept out of repr: settings may be logged.
+    api_token: str = field(default="", repr=False)
+    api_command_timeout_s: float = 30.0  # how long a command waits for the station by default
     processors_app_id: str = "csms-processors"
     processors_web_port: int = 6066
     analytics_group_id: str = "csms-analytics"
@@ -207,6 +217,8 @@ class Settings:
             heartbeat_interval_s=_env_int("HEARTBEAT_INTERVAL_S", base.heartbeat_interval_s),
             api_host=_env("API_HOST", base.api_host),
             api_port=_env_int("API_PORT", base.api_port),
+            api_token=_env("CSMS_API_TOKEN", base.api_token),
+            api_command_timeout_s=_env_float("API_COMMAND_TIMEOUT_S", base.api_command_timeout_s),
             processors_app_id=_env("PROCESSORS_APP_ID", base.processors_app_id),
             processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
             analytics_group_id=_env("ANALYTICS_GROUP_ID", base.analytics_group_id),

@@ -9,11 +9,17 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from csms.infra.call_bus import CallBus
+from csms.infra.kafka import ensure_topics
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
+from services.api.audit import AuditSink, KafkaAudit
+from services.api.auth import install_auth
+from services.api.commands import CommandService
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, MetricsMiddleware
-from services.api.routes import health, stations, transactions
+from services.api.routes import api_tokens, health, id_tokens, stations, transactions
+from services.api.routes import commands as commands_routes
 from services.api.store import ReadModelStore
 
 TITLE = "CSMS operator API"
@@ -30,17 +36,36 @@ def _version() -> str:
         return "0.0.0"
 
 
-def create_app(settings: Settings, redis: Redis | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, redis: Redis | None = None, audit: AuditSink | None = None
+) -> FastAPI:
     """The API app. With `redis`, the caller owns that client (tests); without, the app
-    creates one from `settings.redis_url` and closes it on shutdown."""
+    creates one from `settings.redis_url` and closes it on shutdown. Without `audit`, state
+    changes and commands are recorded on Kafka (KafkaAudit)."""
     owned = redis is None
     client = make_redis(settings) if redis is None else redis
+    kafka_audit: KafkaAudit | None = None
+    sink: AuditSink
+    if audit is None:
+        sink = kafka_audit = KafkaAudit(settings)
+    else:
+        sink = audit
+    bus = CallBus(client)
+    commands = CommandService(client, bus, sink, settings.topics.commands)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if kafka_audit is not None:
+            await ensure_topics(settings)
+            await kafka_audit.start()
+        await bus.start()
         try:
             yield
         finally:
+            await commands.close()
+            await bus.stop()
+            if kafka_audit is not None:
+                await kafka_audit.stop()
             if owned:
                 await client.aclose()
 
@@ -56,8 +81,13 @@ def create_app(settings: Settings, redis: Redis | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = ReadModelStore(client)
     app.state.metrics = ApiMetrics()
+    app.state.audit = sink
+    app.state.commands = commands
+    app.state.redis = client
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
-    for module in (health, stations, transactions):
+    install_auth(app)
+    for module in (health, stations, transactions, id_tokens, api_tokens):
         app.include_router(module.router)
+    commands_routes.install(app)
     return app

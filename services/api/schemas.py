@@ -6,12 +6,14 @@ null when the read model does not know them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 Protocol = Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 TxState = Literal["active", "ended"]
+RegistrationStatus = Literal["Accepted", "Pending", "Rejected"]
 
 IsoTime = Annotated[
     str | None,
@@ -42,6 +44,9 @@ class StationSummary(BaseModel):
     vendor: str | None
     model: str | None
     firmware: str | None
+    registration_status: RegistrationStatus | None = Field(
+        default=None, description="admission in the station registry; null when not registered"
+    )
 
 
 class ConnectorView(BaseModel):
@@ -68,6 +73,9 @@ class StationDetail(StationSummary):
     serial: str | None
     gateway: str | None = Field(description="gateway instance holding the connection")
     connection_id: str | None
+    has_password: bool = Field(
+        default=False, description="whether Basic-auth credentials are set (never returned)"
+    )
     boot_time: IsoTime
     connected_at: IsoTime
     disconnected_at: IsoTime
@@ -107,3 +115,147 @@ class TransactionPage(BaseModel):
     offset: int
     next_offset: int | None = Field(description="offset of the next page; null when last")
     total: int | None = Field(description="number of transactions; null when `state` filters")
+
+
+# --- API security, station registration, id tokens -------------------------------------------
+
+RoleName = Literal["analyst", "operator", "admin"]
+StationIdField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=48,
+        pattern=r"^[A-Za-z0-9._:*+\-|@]+$",
+        description="the station identity (last segment of its WebSocket URL)",
+        examples=["CP-001"],
+    ),
+]
+# OCPP passwords (2.0.1 BasicAuthPassword, 1.6 AuthorizationKey) have 16-40 characters.
+StationPassword = Annotated[
+    SecretStr, Field(min_length=16, max_length=40, description="16-40 characters; write-only")
+]
+
+
+class ApiTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["ci-reporting"])
+    role: RoleName
+
+
+class ApiTokenView(BaseModel):
+    name: str
+    role: RoleName
+    created: IsoTime
+
+
+class ApiTokenCreated(ApiTokenView):
+    token: str = Field(description="the bearer token; shown once, never again")
+
+
+class ApiTokenList(BaseModel):
+    items: list[ApiTokenView] = Field(description="ordered by name; secrets are never listed")
+
+
+class StationRegister(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: StationIdField
+    status: RegistrationStatus = "Accepted"
+    password: StationPassword | None = None
+
+
+class StationPasswordSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: StationPassword
+
+
+class StationStatusSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: RegistrationStatus
+
+
+class RegistrationView(BaseModel):
+    """A station's entry in the registry; the password itself is never returned."""
+
+    id: str
+    status: RegistrationStatus
+    has_password: bool
+    created: IsoTime
+    updated: IsoTime
+
+
+# 2.0.1 IdTokenEnumType, plus the 2.1 additions (DirectPayment, EVCCID, VIN).
+IdTokenType = Literal[
+    "Central",
+    "DirectPayment",
+    "eMAID",
+    "EVCCID",
+    "ISO14443",
+    "ISO15693",
+    "KeyCode",
+    "Local",
+    "MacAddress",
+    "NoAuthorization",
+    "VIN",
+]
+# 2.0.1 AuthorizationStatusEnumType (1.6's five values are a subset).
+AuthorizationStatus = Literal[
+    "Accepted",
+    "Blocked",
+    "ConcurrentTx",
+    "Expired",
+    "Invalid",
+    "NoCredit",
+    "NotAllowedTypeEVSE",
+    "NotAtThisLocation",
+    "NotAtThisTime",
+    "Unknown",
+]
+# Printable ASCII without space and '/', so a token is one path segment of /id-tokens/{token}.
+IdTokenValue = Annotated[
+    str, Field(min_length=1, max_length=255, pattern=r"^[!-.0-~]+$", examples=["04A2B3C4D5E6F7"])
+]
+GroupId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[!-~]+$")]
+Expiry = Annotated[datetime, Field(description="ISO 8601; without an offset it is taken as UTC")]
+
+
+class IdTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_token: IdTokenValue
+    type: IdTokenType
+    group_id: GroupId | None = None
+    expiry: Expiry | None = None
+    status: AuthorizationStatus = "Accepted"
+
+
+class IdTokenUpdate(BaseModel):
+    """Fields present are changed; `group_id` or `expiry` set to null are removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: IdTokenType | None = None
+    group_id: GroupId | None = None
+    expiry: Expiry | None = None
+    status: AuthorizationStatus | None = None
+
+
+class IdTokenView(BaseModel):
+    id_token: str
+    type: str | None
+    group_id: str | None
+    expiry: IsoTime
+    status: str
+    created: IsoTime
+    updated: IsoTime
+
+
+class IdTokenPage(BaseModel):
+    items: list[IdTokenView] = Field(description="ordered by id_token")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null when last")
+    total: int | None = Field(description="number of id tokens; null when filters apply")

@@ -33,6 +33,15 @@ class Stack:
     redis_url: str
     log_path: Path
 
+    @property
+    def api_token(self) -> str:
+        """The admin bearer token the API was started with."""
+        return self.env["CSMS_API_TOKEN"]
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_token}"}
+
     def ws_url(self, station: str) -> str:
         return f"{self.gateway_url}/ocpp/{station}"
 
@@ -99,6 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "ANALYTICS_GROUP_ID": f"csms-analytics-{run_id}",
         "ANALYTICS_BATCH_SECONDS": "0.2",
         "CSMS_LOCAL_DIR": str(tmp),
+        "CSMS_API_TOKEN": f"e2e-admin-{uuid.uuid4().hex}",
     }
     log_path = tmp / "csms.log"
     with log_path.open("wb") as log:

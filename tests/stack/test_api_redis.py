@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +28,8 @@ REDIS_URL = os.environ.get("CSMS_TEST_API_STACK_REDIS_URL", "redis://127.0.0.1:6
 T0 = 1_738_324_800_000  # 2025-01-31T12:00:00.000Z
 SERVE = "from csms.settings import Settings; from services.api.main import run; "
 SERVE += "run(Settings.from_env())"
+ADMIN_TOKEN = f"stack-admin-{uuid.uuid4().hex}"  # the process's CSMS_API_TOKEN
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def _free_port() -> int:
@@ -42,6 +45,8 @@ class ApiProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "REDIS_URL": redis_url, "API_HOST": "127.0.0.1"}
         env["API_PORT"] = str(self.port)
+        env["CSMS_API_TOKEN"] = ADMIN_TOKEN
+        env["CSMS_TOPIC_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}."  # audit topic of this run
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -131,8 +136,11 @@ def _seed(store: redis.Redis) -> None:
 
 def test_api_over_http(store: redis.Redis, api: ApiProcess) -> None:
     _seed(store)
-    with httpx.Client(base_url=api.base_url, timeout=10) as http:
+    with httpx.Client(base_url=api.base_url, timeout=10, headers=ADMIN_HEADERS) as http:
         assert http.get("/health").json() == {"status": "ok"}
+        anonymous = httpx.get(f"{api.base_url}/api/v1/stations", timeout=10)
+        assert (anonymous.status_code, anonymous.json()["error"]) == (401, "unauthorized")
+        assert anonymous.headers["www-authenticate"] == "Bearer"
 
         stations = http.get("/api/v1/stations", params={"limit": 2}).json()
         assert [s["id"] for s in stations["items"]] == ["CP-A", "CP-B"]
@@ -163,6 +171,8 @@ def test_api_over_http(store: redis.Redis, api: ApiProcess) -> None:
         bad = http.get("/api/v1/stations", params={"limit": 0})
         assert (bad.status_code, bad.json()["error"]) == (422, "invalid_request")
 
+        _security_over_http(http, store)
+
         spec = http.get("/openapi.json").json()
         assert "/api/v1/stations/{station_id}" in spec["paths"]
         metrics = http.get("/metrics").text
@@ -172,11 +182,37 @@ def test_api_over_http(store: redis.Redis, api: ApiProcess) -> None:
     assert "Finished server process" in api.log()
 
 
+def _security_over_http(http: httpx.Client, store: redis.Redis) -> None:
+    """Tokens, station registration and id tokens through the real process."""
+    minted = http.post("/api/v1/api-tokens", json={"name": "reader", "role": "analyst"})
+    assert minted.status_code == 201, minted.text
+    reader = {"Authorization": f"Bearer {minted.json()['token']}"}
+    assert http.get("/api/v1/stations", headers=reader).status_code == 200
+    refused = http.post(
+        "/api/v1/id-tokens", headers=reader, json={"id_token": "X", "type": "ISO14443"}
+    )
+    assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+
+    token = http.post(
+        "/api/v1/id-tokens", json={"id_token": "RFID-1", "type": "ISO14443", "group_id": "G"}
+    )
+    assert token.status_code == 201, token.text
+    assert http.post("/api/v1/id-tokens/RFID-1/block").json()["status"] == "Blocked"
+    assert store.hgetall(keys.id_token("RFID-1"))["status"] == "Blocked"
+
+    password = "stack-test-password-1234"
+    station = http.post("/api/v1/stations", json={"id": "CP-REG", "password": password})
+    assert station.status_code == 201, station.text
+    assert station.json()["has_password"] is True and password not in station.text
+    assert store.hget(keys.registration("CP-REG"), "status") == "Accepted"
+    assert http.get("/api/v1/stations/CP-REG").json()["registration_status"] == "Accepted"
+
+
 def test_health_over_http_when_redis_is_down(tmp_path: Path) -> None:
     down = ApiProcess(f"redis://127.0.0.1:{_free_port()}/0", tmp_path / "api-down.log")
     try:
         down.wait_listening()
-        with httpx.Client(base_url=down.base_url, timeout=10) as http:
+        with httpx.Client(base_url=down.base_url, timeout=10, headers=ADMIN_HEADERS) as http:
             resp = http.get("/health")
             assert resp.status_code == 503
             assert resp.json()["error"] == "redis_unavailable"

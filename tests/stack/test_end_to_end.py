@@ -97,7 +97,7 @@ async def test_meter_values_are_queryable_in_clickhouse(
 async def test_transactions_are_served_by_the_api_with_their_energy(
     stack: Stack, sessions: dict[str, SessionReport]
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.api_url) as api:
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=stack.api_headers) as api:
         for station, report in sessions.items():
 
             async def ended(s: str = station) -> list[tuple[str, str, float]]:
@@ -113,7 +113,7 @@ async def test_transactions_are_served_by_the_api_with_their_energy(
 async def test_stations_are_served_with_protocol_and_status(
     stack: Stack, sessions: dict[str, SessionReport]
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.api_url) as api:
+    async with httpx.AsyncClient(base_url=stack.api_url, headers=stack.api_headers) as api:
 
         async def station_view(station: str) -> tuple[Any, ...]:
             resp = await api.get(f"/api/v1/stations/{station}")

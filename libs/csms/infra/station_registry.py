@@ -66,6 +66,7 @@ class StationRegistry:
         now = str(self._clock())
         await self._redis.hsetnx(key, "created_ms", now)
         await self._redis.hset(key, mapping={"status": _checked(status), "updated_ms": now})
+        await self._redis.sadd(redis_keys.REGISTERED_STATIONS, station)  # listed before it connects
 
     async def set_password(self, station: str, password: str) -> None:
         """Store the hash of a new password (raises WeakPassword outside 16-40 characters)."""
@@ -76,6 +77,7 @@ class StationRegistry:
         await self._redis.hset(
             key, mapping={"password_hash": hash_password(password), "updated_ms": now}
         )
+        await self._redis.sadd(redis_keys.REGISTERED_STATIONS, station)
 
 
 def _registration(station: str, raw: dict[Any, Any]) -> Registration:

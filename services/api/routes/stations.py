@@ -1,19 +1,47 @@
-"""Stations: the network's chargers, their live state and their EVSE/connector tree."""
+"""Stations: the network's chargers, their live state and their EVSE/connector tree, and their
+registration (admission status and Basic-auth credentials), which admins manage.
+
+A station is listed once the network has seen it (processors' `STATIONS`) or once an admin has
+registered it (`REGISTERED_STATIONS`), so a charger can be registered before it first connects.
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, cast, get_args
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from redis.asyncio import Redis
 
+from csms.infra import redis_keys
+from csms.infra.station_registry import Registration, StationRegistry
+from csms.protocol.station_path import InvalidStationPath, station_id_from_path
+from csms.security.passwords import WeakPassword
+from services.api.auth import Principal, Role, record_audit, require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import decode_cursor, encode_cursor, scan_page
-from services.api.schemas import Protocol, StationDetail, StationPage, StationSummary
+from services.api.schemas import (
+    Protocol,
+    RegistrationStatus,
+    RegistrationView,
+    StationDetail,
+    StationPage,
+    StationPasswordSet,
+    StationRegister,
+    StationStatusSet,
+    StationSummary,
+)
+from services.api.store import ReadModelStore
+from services.api.views import iso_ms, station_detail
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
+
+Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+AUTH_ERRORS = (401, 403)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int | None, Query(ge=0, description="items to skip (not with `cursor`)")]
@@ -22,22 +50,42 @@ Cursor = Annotated[
 ]
 Online = Annotated[bool | None, Query(description="only stations online (true) or offline")]
 ProtocolFilter = Annotated[Protocol | None, Query(description="only stations speaking it")]
+RegistrationFilter = Annotated[
+    RegistrationStatus | None, Query(description="only stations with this registration status")
+]
+TextFilter = Annotated[str | None, Query(min_length=1, max_length=255)]
 StationId = Annotated[str, Path(min_length=1, max_length=255)]
 
+_REGISTRATION_STATUSES = frozenset(get_args(RegistrationStatus))
 
-def station_filter(
-    online: bool | None, protocol: str | None
-) -> Callable[[StationSummary], bool] | None:
-    """The predicate for the list's filters; None when nothing filters (pages by position)."""
-    if online is None and protocol is None:
-        return None
 
-    def keep(station: StationSummary) -> bool:
-        return (online is None or station.online == online) and (
-            protocol is None or station.protocol == protocol
+@dataclass(frozen=True)
+class StationFilters:
+    online: bool | None = None
+    protocol: str | None = None
+    registration_status: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+
+    def active(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+    def keep(self, station: StationSummary) -> bool:
+        return (
+            (self.online is None or station.online == self.online)
+            and (self.protocol is None or station.protocol == self.protocol)
+            and (
+                self.registration_status is None
+                or station.registration_status == self.registration_status
+            )
+            and (self.vendor is None or station.vendor == self.vendor)
+            and (self.model is None or station.model == self.model)
         )
 
-    return keep
+
+def station_filter(filters: StationFilters) -> Callable[[StationSummary], bool] | None:
+    """The predicate for the list's filters; None when nothing filters (pages by position)."""
+    return filters.keep if filters.active() else None
 
 
 def _cursor_id(cursor: str) -> str:
@@ -47,29 +95,69 @@ def _cursor_id(cursor: str) -> str:
     return station_id
 
 
-@router.get("", response_model=StationPage, responses=error_responses(422, 503))
+def _redis(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
+def _known_status(raw: object) -> RegistrationStatus | None:
+    if isinstance(raw, str) and raw in _REGISTRATION_STATUSES:
+        return cast("RegistrationStatus", raw)
+    return None
+
+
+async def _registration_statuses(redis: Redis, ids: Sequence[str]) -> list[Any]:
+    """The registry status of each station (None when not registered), one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for station_id in ids:
+            pipe.hget(redis_keys.registration(station_id), "status")
+        statuses: list[Any] = await pipe.execute()
+    return statuses
+
+
+async def _listed_ids(store: ReadModelStore, redis: Redis) -> list[str]:
+    registered = await redis.smembers(redis_keys.REGISTERED_STATIONS)
+    seen = await store.station_ids()
+    return sorted(set(seen).union(str(s) for s in registered))
+
+
+@router.get("", response_model=StationPage, responses=error_responses(*AUTH_ERRORS, 422, 503))
 async def list_stations(
+    request: Request,
     store: Store,
+    _: Analyst,
     limit: Limit = 100,
     offset: Offset = None,
     cursor: Cursor = None,
     online: Online = None,
     protocol: ProtocolFilter = None,
+    registration_status: RegistrationFilter = None,
+    vendor: TextFilter = None,
+    model: TextFilter = None,
 ) -> StationPage:
     """Stations ordered by id. Page with `offset`, or with `cursor` (cheaper when filtering:
     it resumes where the previous page stopped instead of re-scanning from the start)."""
     if offset is not None and cursor is not None:
         raise ApiError(422, "invalid_request", "use either offset or cursor, not both")
-    ids = await store.station_ids()
+    redis = _redis(request)
+    ids = await _listed_ids(store, redis)
     start = bisect_right(ids, _cursor_id(cursor)) if cursor is not None else 0
-    keep = station_filter(online, protocol)
+    keep = station_filter(StationFilters(online, protocol, registration_status, vendor, model))
 
     async def window(position: int, count: int) -> list[str]:
         return ids[position : position + count]
 
-    page = await scan_page(
-        window, store.station_summaries, keep=keep, start=start, offset=offset or 0, limit=limit
-    )
+    async def load(batch: Sequence[str]) -> list[StationSummary | None]:
+        summaries = await store.station_summaries(batch)
+        statuses = await _registration_statuses(redis, batch)
+        return [
+            None
+            if summary is None
+            else summary.model_copy(update={"registration_status": _known_status(status)})
+            for summary, status in zip(summaries, statuses, strict=True)
+        ]
+
+    page = await scan_page(window, load, keep=keep, start=start, offset=offset or 0, limit=limit)
     next_offset = None
     if page.has_more and cursor is None:
         next_offset = (offset or 0) + len(page.items)
@@ -83,10 +171,150 @@ async def list_stations(
     )
 
 
-@router.get("/{station_id}", response_model=StationDetail, responses=error_responses(404, 422, 503))
-async def get_station(store: Store, station_id: StationId) -> StationDetail:
-    """A station with its EVSE -> connector tree and live statuses."""
+@router.get(
+    "/{station_id}",
+    response_model=StationDetail,
+    responses=error_responses(*AUTH_ERRORS, 404, 422, 503),
+)
+async def get_station(
+    request: Request, store: Store, _: Analyst, station_id: StationId
+) -> StationDetail:
+    """A station with its EVSE -> connector tree, live statuses and registration."""
     station = await store.station(station_id)
+    registration = await StationRegistry(_redis(request)).get(station_id)
     if station is None:
+        if registration is None:
+            raise ApiError(404, "station_not_found", f"no station with id {station_id!r}")
+        station = station_detail(station_id, {}, {})  # registered, never seen
+    if registration is None:
+        return station
+    return station.model_copy(
+        update={
+            "registration_status": _known_status(registration.status),
+            "has_password": registration.has_password,
+        }
+    )
+
+
+# --- registration (admin) ---------------------------------------------------------------------
+
+
+def _registration_view(registration: Registration) -> RegistrationView:
+    return RegistrationView(
+        id=registration.station,
+        status=_known_status(registration.status) or "Pending",
+        has_password=registration.has_password,
+        created=iso_ms(registration.created_ms),
+        updated=iso_ms(registration.updated_ms),
+    )
+
+
+def _checked_station_id(station_id: str) -> str:
+    """The same rule the gateway applies to the WebSocket path (the message never echoes)."""
+    try:
+        return station_id_from_path(f"/ocpp/{station_id}")
+    except InvalidStationPath as exc:
+        raise ApiError(422, "invalid_station_id", str(exc)) from exc
+
+
+async def _existing(
+    request: Request, store: ReadModelStore, station_id: str
+) -> Registration | None:
+    """The registration of a station the network knows (None: seen, never registered);
+    404 when the station is neither registered nor seen."""
+    registration = await StationRegistry(_redis(request)).get(station_id)
+    if registration is None and await store.station(station_id) is None:
         raise ApiError(404, "station_not_found", f"no station with id {station_id!r}")
-    return station
+    return registration
+
+
+async def _reread(request: Request, station_id: str) -> RegistrationView:
+    registration = await StationRegistry(_redis(request)).get(station_id)
+    if registration is None:  # deleted between the write and this read
+        raise ApiError(404, "station_not_found", f"no station with id {station_id!r}")
+    return _registration_view(registration)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RegistrationView,
+    responses=error_responses(*AUTH_ERRORS, 409, 422, 503),
+)
+async def register_station(
+    request: Request, body: StationRegister, principal: Admin
+) -> RegistrationView:
+    """Register a station with its admission status and, optionally, its Basic-auth password
+    (security profile 1/2; stored hashed, never returned)."""
+    station_id = _checked_station_id(body.id)
+    redis = _redis(request)
+    registry = StationRegistry(redis)
+    if await registry.get(station_id) is not None:
+        raise ApiError(409, "station_exists", f"station {station_id!r} is registered already")
+    # The status first: set_password alone would register the station Accepted.
+    await registry.set_status(station_id, body.status)
+    if body.password is not None:
+        await _set_password(registry, station_id, body.password.get_secret_value())
+    await record_audit(
+        request,
+        principal,
+        "station.register",
+        station_id,
+        station=station_id,
+        status=body.status,
+        password_set=body.password is not None,
+    )
+    return await _reread(request, station_id)
+
+
+async def _set_password(registry: StationRegistry, station_id: str, password: str) -> None:
+    try:
+        await registry.set_password(station_id, password)
+    except WeakPassword as exc:
+        raise ApiError(422, "weak_password", str(exc)) from exc
+
+
+@router.put(
+    "/{station_id}/password",
+    response_model=RegistrationView,
+    responses=error_responses(*AUTH_ERRORS, 404, 422, 503),
+)
+async def set_station_password(
+    request: Request,
+    store: Store,
+    station_id: StationId,
+    body: StationPasswordSet,
+    principal: Admin,
+) -> RegistrationView:
+    """Set (or replace) the station's Basic-auth password; the station must present it at its
+    next connection. The password is stored hashed and never returned."""
+    await _existing(request, store, station_id)
+    await _set_password(
+        StationRegistry(_redis(request)), station_id, body.password.get_secret_value()
+    )
+    await record_audit(request, principal, "station.set_password", station_id, station=station_id)
+    return await _reread(request, station_id)
+
+
+@router.patch(
+    "/{station_id}",
+    response_model=RegistrationView,
+    responses=error_responses(*AUTH_ERRORS, 404, 422, 503),
+)
+async def set_station_status(
+    request: Request, store: Store, station_id: StationId, body: StationStatusSet, principal: Admin
+) -> RegistrationView:
+    """Change the station's admission: Accepted, Pending (BootNotification answered Pending)
+    or Rejected. Applies at its next BootNotification."""
+    previous = await _existing(request, store, station_id)
+    await StationRegistry(_redis(request)).set_status(station_id, body.status)
+    await record_audit(
+        request,
+        principal,
+        "station.set_status",
+        station_id,
+        station=station_id,
+        status=body.status,
+        previous_status=previous.status if previous is not None else None,
+    )
+    return await _reread(request, station_id)

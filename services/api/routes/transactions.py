@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from services.api.auth import Role, require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import scan_page
 from services.api.schemas import TransactionPage, TransactionView, TxState
 
-router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
+# Read-only, for every role from analyst up.
+router = APIRouter(
+    prefix="/api/v1/transactions",
+    tags=["transactions"],
+    dependencies=[Depends(require(Role.ANALYST))],
+)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, description="items to skip")]
@@ -33,7 +39,7 @@ def state_filter(state: str | None) -> Callable[[TransactionView], bool] | None:
     return keep
 
 
-@router.get("", response_model=TransactionPage, responses=error_responses(422, 503))
+@router.get("", response_model=TransactionPage, responses=error_responses(401, 403, 422, 503))
 async def list_transactions(
     store: Store,
     station_id: StationFilter = None,
@@ -63,7 +69,7 @@ async def list_transactions(
 @router.get(
     "/{station_id}/{transaction_id}",
     response_model=TransactionView,
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_transaction(
     store: Store, station_id: PathId, transaction_id: PathId

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from services.api.auth import ApiTokens, Role
 
 from csms.domain.model import ConnectorStatus, Transaction
 from csms.infra import redis_keys as keys
@@ -75,3 +76,14 @@ def make_tx(station_id: str, transaction_id: str, started_ms: int, **kw: Any) ->
         updated_ms=kw.pop("updated_ms", started_ms),
         **kw,
     )
+
+
+# The bootstrap admin token of the tests' Settings (CSMS_API_TOKEN).
+ADMIN_TOKEN = "test-bootstrap-admin-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def mint(redis: Redis, role: str, name: str | None = None) -> dict[str, str]:
+    """Headers carrying a freshly minted token of `role`."""
+    minted = await ApiTokens(redis).create(name or f"t-{role}", Role(role))
+    return {"Authorization": f"Bearer {minted.token}"}

@@ -1,4 +1,7 @@
-"""Fixtures: the API app over a real Redis, on a private DB flushed before every test."""
+"""Fixtures: the API app over a real Redis, on a private DB flushed before every test.
+
+`api` is an admin client (the bootstrap token of Settings.api_token); `anon` sends no token.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from services.api.app import create_app
+from services.api.audit import MemoryAudit
 
 from csms.settings import Settings
-from tests.unit.api.api_seed import REDIS_URL
+from tests.unit.api.api_seed import ADMIN_TOKEN, REDIS_URL
 
 
 @pytest.fixture
@@ -27,8 +32,31 @@ async def redis() -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def api(redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(redis_url=REDIS_URL), redis=redis)
+async def app(redis: Redis) -> FastAPI:
+    settings = Settings(redis_url=REDIS_URL, api_token=ADMIN_TOKEN)
+    app = create_app(settings, redis=redis, audit=MemoryAudit())
+    return app
+
+
+@pytest.fixture
+def audit(app: FastAPI) -> MemoryAudit:
+    sink: MemoryAudit = app.state.audit
+    return sink
+
+
+def _client(app: FastAPI, token: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+    return httpx.AsyncClient(transport=transport, base_url="http://api.test", headers=headers)
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app, ADMIN_TOKEN) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(app, None) as client:
         yield client

@@ -83,6 +83,7 @@ async def test_station_and_transaction_written_by_processors(
             "vendor": "ACME",
             "model": "AC22",
             "firmware": "4.1",
+            "registration_status": None,
         }
     ]
     detail = (await api.get("/api/v1/stations/CP-201")).json()

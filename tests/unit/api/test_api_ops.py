@@ -10,10 +10,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from services.api import app as app_module
-from services.api.app import create_app, make_redis
+from services.api.app import create_app
+from services.api.audit import MemoryAudit
 
+from csms.infra.redis_client import make_redis
 from csms.settings import Settings
-from tests.unit.api.api_seed import REDIS_URL
+from tests.unit.api.api_seed import ADMIN_HEADERS, ADMIN_TOKEN, REDIS_URL
 
 
 def _unused_port() -> int:
@@ -23,11 +25,16 @@ def _unused_port() -> int:
     return port
 
 
-def _down_api() -> tuple[httpx.AsyncClient, Settings]:
-    settings = Settings(redis_url=f"redis://127.0.0.1:{_unused_port()}/0")
-    app = create_app(settings)
+def _down_api() -> tuple[httpx.AsyncClient, Redis]:
+    """An admin client of an app whose Redis is away (the caller closes the Redis client)."""
+    settings = Settings(redis_url=f"redis://127.0.0.1:{_unused_port()}/0", api_token=ADMIN_TOKEN)
+    down = make_redis(settings)
+    app = create_app(settings, redis=down, audit=MemoryAudit())
     transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://api.test"), settings
+    client = httpx.AsyncClient(
+        transport=transport, base_url="http://api.test", headers=ADMIN_HEADERS
+    )
+    return client, down
 
 
 async def test_health_ok(api: httpx.AsyncClient) -> None:
@@ -37,9 +44,10 @@ async def test_health_ok(api: httpx.AsyncClient) -> None:
 
 
 async def test_health_is_503_when_redis_is_down() -> None:
-    client, _ = _down_api()
+    client, down = _down_api()
     async with client:
         resp = await client.get("/health")
+    await down.aclose()
     assert resp.status_code == 503
     assert resp.headers["retry-after"] == "1"
     assert resp.json() == {
@@ -49,12 +57,22 @@ async def test_health_is_503_when_redis_is_down() -> None:
 
 
 async def test_reads_are_503_when_redis_is_down() -> None:
-    client, _ = _down_api()
+    client, down = _down_api()
     async with client:
-        for path in ("/api/v1/stations", "/api/v1/stations/CP-1", "/api/v1/transactions"):
+        for path in (
+            "/api/v1/stations",
+            "/api/v1/stations/CP-1",
+            "/api/v1/transactions",
+            "/api/v1/id-tokens",
+        ):
             resp = await client.get(path)
             assert resp.status_code == 503, path
             assert resp.json()["error"] == "redis_unavailable"
+        # a minted token needs Redis to be checked: 503, not 401
+        minted = {"Authorization": "Bearer csms_not-checkable-now"}
+        resp = await client.get("/api/v1/stations", headers=minted)
+        assert (resp.status_code, resp.json()["error"]) == (503, "redis_unavailable")
+    await down.aclose()
 
 
 async def _client_ids(observer: Redis) -> set[int]:
@@ -71,7 +89,7 @@ async def test_owned_client_is_closed_on_shutdown(
         return created[-1]
 
     monkeypatch.setattr(app_module, "make_redis", spy)
-    app = create_app(Settings(redis_url=REDIS_URL))
+    app = create_app(Settings(redis_url=REDIS_URL), audit=MemoryAudit())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
@@ -86,12 +104,20 @@ async def test_owned_client_is_closed_on_shutdown(
     assert api_conn not in await _client_ids(redis)
 
 
-async def test_injected_client_is_left_to_its_owner(redis: Redis) -> None:
-    own_conn = await redis.client_id()
-    app = create_app(Settings(redis_url=REDIS_URL), redis=redis)
+async def test_injected_client_is_left_to_its_owner(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+
+    async def spy_aclose(*_: object, **__: object) -> None:
+        closed.append(True)
+
+    monkeypatch.setattr(redis, "aclose", spy_aclose)
+    app = create_app(Settings(redis_url=REDIS_URL), redis=redis, audit=MemoryAudit())
     async with app.router.lifespan_context(app):
         pass
-    assert await redis.client_id() == own_conn
+    assert closed == [], "the app must not close a client it was given"
+    assert await redis.ping()
 
 
 def test_redis_client_fails_fast() -> None:
@@ -106,7 +132,7 @@ async def test_unknown_route_and_method_use_error_shape(api: httpx.AsyncClient) 
     resp = await api.get("/api/v1/nothing")
     assert resp.status_code == 404
     assert resp.json() == {"error": "not_found", "detail": "Not Found"}
-    resp = await api.post("/api/v1/stations")
+    resp = await api.delete("/api/v1/stations")
     assert resp.status_code == 405
     assert resp.json()["error"] == "method_not_allowed"
 
@@ -145,13 +171,26 @@ async def test_openapi_describes_routes_and_error_shape(api: httpx.AsyncClient) 
     spec = resp.json()
     assert spec["info"]["title"] == "CSMS operator API"
     assert spec["info"]["version"] == "0.1.0"
-    assert set(spec["paths"]) == {
+    assert set(spec["paths"]) >= {
         "/health",
         "/api/v1/stations",
         "/api/v1/stations/{station_id}",
+        "/api/v1/stations/{station_id}/password",
         "/api/v1/transactions",
         "/api/v1/transactions/{station_id}/{transaction_id}",
+        "/api/v1/api-tokens",
+        "/api/v1/api-tokens/{name}",
+        "/api/v1/id-tokens",
+        "/api/v1/id-tokens/{id_token}",
+        "/api/v1/id-tokens/{id_token}/block",
     }
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["HTTPBearer"]["description"],
+    }
+    assert spec["paths"]["/api/v1/stations"]["get"]["security"] == [{"HTTPBearer": []}]
     detail = spec["paths"]["/api/v1/stations/{station_id}"]["get"]["responses"]
     assert detail["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/StationDetail")
     for status in ("404", "422"):

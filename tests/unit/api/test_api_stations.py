@@ -42,6 +42,7 @@ async def test_list_is_ordered_by_id_with_summary_fields(
         "vendor": "ACME",
         "model": "M1",
         "firmware": "1.2.3",
+        "registration_status": None,
     }
     assert (body["limit"], body["offset"], body["total"]) == (100, 0, 5)
     assert body["next_offset"] is None
@@ -139,6 +140,7 @@ async def test_station_without_hash_is_listed_offline(redis: Redis, api: httpx.A
             "vendor": None,
             "model": None,
             "firmware": None,
+            "registration_status": None,
         }
     ]
 
@@ -205,6 +207,8 @@ async def test_detail_has_tree_and_station_status(redis: Redis, api: httpx.Async
         "serial": "SN-1",
         "gateway": "gw-a",
         "connection_id": "conn-1",
+        "has_password": False,
+        "registration_status": None,
         "boot_time": "2025-01-31T12:00:00.010Z",
         "connected_at": "2025-01-31T12:00:00.000Z",
         "disconnected_at": None,

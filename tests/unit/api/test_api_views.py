@@ -56,6 +56,7 @@ def test_station_summary_maps_missing_values_to_null() -> None:
         "vendor": None,
         "model": None,
         "firmware": None,
+        "registration_status": None,  # filled from the registry by the route
     }
     assert station_summary("CP-2", {}).online is False
 
