@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import signal
 import subprocess
 import sys
@@ -53,7 +54,8 @@ SWARM_BASE_PORT = 19310
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 # Capacity first, on freshly started gateways (their idle RSS is the baseline).
-ALL_SCENARIOS = ("burst", "capacity", "storm", "steady", "throughput", "compression")
+ALL_SCENARIOS = ("burst", "capacity", "storm", "steady", "throughput", "compression", "commands")
+API_PORT = 19380
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Scale:
     boot_wait_s: float  # longest wait for a swarm to be booted (ramp included)
     throughput_chargers: int
     throughput_s: float
+    command_chargers: int  # connected chargers that answer operator commands
+    command_rate: float  # commands per second through the API
+    command_s: float
 
 
 SCALES = {
@@ -86,6 +91,9 @@ SCALES = {
         boot_wait_s=60,
         throughput_chargers=100,
         throughput_s=8,
+        command_chargers=100,
+        command_rate=100,
+        command_s=5,
     ),
     "medium": Scale(
         burst_frames=5000,
@@ -100,6 +108,9 @@ SCALES = {
         boot_wait_s=150,
         throughput_chargers=500,
         throughput_s=15,
+        command_chargers=500,
+        command_rate=500,
+        command_s=10,
     ),
     "full": Scale(
         burst_frames=20000,
@@ -114,6 +125,9 @@ SCALES = {
         boot_wait_s=240,
         throughput_chargers=2000,
         throughput_s=30,
+        command_chargers=1000,
+        command_rate=1000,
+        command_s=20,
     ),
 }
 
@@ -239,7 +253,29 @@ class Bench:
             self.wait_healthy(self.running)
         return self.running[:n]
 
-    def start_swarm(self, name: str, gateways: list[Gateway], *opts: str) -> tuple[Any, Path, Path]:
+    def start_api(self, port: int, token: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "CSMS_TOPIC_PREFIX": self.prefix,
+            "API_PORT": str(port),
+            "REDIS_URL": REDIS_URL,
+            "CSMS_API_TOKEN": token,
+            "CSMS_LOG_LEVEL": "WARNING",
+        }
+        proc = self.procs.start([sys.executable, "-m", "services.cli", "api"], env, self.log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"api :{port} exited, see {self.log}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    return proc
+            time.sleep(0.2)
+        raise RuntimeError(f"api :{port} not healthy, see {self.log}")
+
+    def start_swarm(
+        self, name: str, gateways: list[Gateway], *opts: str, prefix: str = ""
+    ) -> tuple[Any, Path, Path]:
         out = self.tmp / f"{name}.json"
         status = self.tmp / f"{name}-status"
         status.mkdir()
@@ -250,7 +286,7 @@ class Bench:
             "--url",
             ",".join(g.url for g in gateways),
             "--station-prefix",
-            f"{name[:3].upper()}{uuid.uuid4().hex[:4]}-",
+            prefix or f"{name[:3].upper()}{uuid.uuid4().hex[:4]}-",
             "--status-dir",
             str(status),
             "--output",
@@ -475,6 +511,39 @@ def throughput(b: Bench) -> dict[str, Any]:
     }
 
 
+def commands(b: Bench) -> dict[str, Any]:
+    """Operator commands through the API to connected chargers: round trip API → Redis →
+    gateway → charger → back, at a fixed rate (loadtests.commands)."""
+    s = b.scale
+    gws = b.gateways(1)
+    token = secrets.token_urlsafe(24)
+    b.start_api(API_PORT, token)
+    prefix = f"CMD{uuid.uuid4().hex[:4]}-"
+    ramp = max(3.0, s.command_chargers / 200)
+    proc, out, status = b.start_swarm(
+        "commands", gws,
+        "--chargers", str(s.command_chargers), "--processes", "1",
+        "--ramp", str(ramp), "--duration", str(ramp + 120 + s.command_s),
+        "--heartbeat-interval", "300", "--session", "0", "--idle", "3600",
+        prefix=prefix,
+    )  # fmt: skip
+    wait_for(status, "booted_now", s.command_chargers, ramp + 60)
+    report_path = b.tmp / "commands-load.json"
+    argv = [
+        sys.executable, "-m", "loadtests.commands",
+        "--api", f"http://127.0.0.1:{API_PORT}", "--token", token,
+        "--station-prefix", prefix, "--stations", str(s.command_chargers),
+        "--rate", str(s.command_rate), "--duration", str(s.command_s),
+        "--output", str(report_path),
+    ]  # fmt: skip
+    load = b.procs.start(argv, dict(os.environ), b.log)
+    load.wait(timeout=s.command_s + 180)
+    proc.send_signal(signal.SIGTERM)
+    b.finish_swarm(proc, out, 60)
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    return report
+
+
 def _frames_now(status: Path) -> int:
     """Frames the gateway published so far: each CALL and each CALLRESULT is one event."""
     p = progress(status)
@@ -677,6 +746,20 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
     raw = json.dumps(results, indent=1, default=str)
     out += ["<details><summary>raw results (JSON)</summary>", "", "```json", raw, "```"]
     out += ["", "</details>"]
+    if "commands" in results:
+        r = results["commands"]
+        lat = r.get("latency_ms", {})
+        out += [
+            "**Operator commands** (API → Redis → gateway → charger → back, synchronous "
+            "`POST /api/v1/stations/{id}/commands/…`, mix of clear-cache / trigger-message / "
+            "get-configuration; target: 1,000 commands/s across 1,000 chargers)",
+            "",
+            "| chargers | target/s | answered/s | p50 / p95 / p99 ms | statuses |",
+            "|---|---|---|---|---|",
+            f"| {r.get('stations')} | {r.get('target_rate')} | {r.get('achieved_rate')} | "
+            f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} | {r.get('statuses')} |",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -718,6 +801,7 @@ def run(
             "capacity_compressed": capacity_and_storm(b, compression=True, storm=False)
         },
         "throughput": lambda: {"throughput": throughput(b)},
+        "commands": lambda: {"commands": commands(b)},
     }
     try:
         for name in wanted:

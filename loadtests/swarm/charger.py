@@ -16,7 +16,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from loadtests.swarm import frames as f
-from loadtests.swarm.config import SwarmConfig, source_address, target_url
+from loadtests.swarm.config import SwarmConfig, source_address, station_id, target_url
 from loadtests.swarm.report import Stats
 
 _PERIODIC_EPS = 0.001
@@ -27,7 +27,7 @@ class Charger:
         self.index = index
         self.cfg = cfg
         self.stats = stats
-        self.station = f"{cfg.station_prefix}{index:06d}"
+        self.station = station_id(cfg.station_prefix, index)
         self.v201 = is_201(index, cfg.ratio_201)
         self.proto = "ocpp2.0.1" if self.v201 else "ocpp1.6"
         self.url = f"{target_url(index, cfg.urls)}/{self.station}"

@@ -8,6 +8,11 @@ from urllib.parse import urlsplit
 _LOOPBACK_HOSTS = ("localhost", "::1")
 
 
+def station_id(prefix: str, index: int) -> str:
+    """The id of swarm charger `index` (tools that address swarm chargers use this too)."""
+    return f"{prefix}{index:06d}"
+
+
 @dataclass(frozen=True)
 class SwarmConfig:
     urls: tuple[str, ...] = ("ws://127.0.0.1:9000/ocpp",)
