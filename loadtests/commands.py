@@ -28,7 +28,7 @@ from loadtests.swarm.report import bucket_of, percentile
 
 COMMANDS: list[tuple[str, dict[str, Any]]] = [
     ("clear-cache", {}),
-    ("trigger-message", {"requested_message": "heartbeat"}),
+    ("trigger-message", {"message": "heartbeat"}),
     ("get-configuration", {"keys": ["HeartbeatInterval"]}),
 ]
 

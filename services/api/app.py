@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 from csms.infra.call_bus import CallBus
 from csms.infra.kafka import ensure_topics
 from csms.infra.redis_client import make_redis
+from csms.protocol.directions import CSMS_ACTIONS
+from csms.protocol.validation import warm
+from csms.protocol.versions import OcppVersion
 from csms.settings import Settings
 from services.api.audit import AuditSink, KafkaAudit
 from services.api.auth import install_auth
@@ -55,6 +58,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for ocpp in OcppVersion:  # every command's payload is checked against its schema
+            warm(ocpp, CSMS_ACTIONS[ocpp])
         if kafka_audit is not None:
             await ensure_topics(settings)
             await kafka_audit.start()

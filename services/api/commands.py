@@ -23,9 +23,10 @@ from redis.asyncio import Redis
 
 from csms.commands import OcppCall, neutral_result, translate, validate_request
 from csms.infra import redis_keys
-from csms.infra.call_bus import CallBus, CallReply, Outcome, route_of
+from csms.infra.call_bus import CallBus, CallReply, Outcome, Route, route_of
 from csms.protocol.versions import OcppVersion
 from services.api.audit import AuditSink, audit_record, redact
+from services.api.auth import Principal
 from services.api.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class CommandRecord:
     result: dict[str, Any] | None = None  # neutral result, or the raw CALLRESULT payload
     error: dict[str, Any] | None = None  # {error, detail, station_error?}
     calls: list[dict[str, Any]] = field(default_factory=list)  # [{id, action, outcome, ms}]
+    requested: asyncio.Future[None] | None = None  # the "requested" audit record in flight
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +116,15 @@ def failure_of(reply: CallReply) -> dict[str, Any]:
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a command becomes for one station: its version, the CALLs, where to send them."""
+
+    version: OcppVersion
+    calls: list[OcppCall]
+    route: Route | None
+
+
 class CommandService:
     def __init__(self, redis: Redis, bus: CallBus, audit: AuditSink, topic: str) -> None:
         self._redis = redis
@@ -124,108 +135,106 @@ class CommandService:
 
     # -- what the routes call -------------------------------------------------------------------
 
-    async def prepare(
-        self, station: str, command: str, params: Any
-    ) -> tuple[OcppVersion, list[OcppCall]]:
-        """The station's version and the CALLs of `command` for it (404 / 409 / 422)."""
-        version = await self._version_of(station)
+    async def prepare(self, station: str, command: str, params: Any) -> Prepared:
+        """The station's route and version and the CALLs of `command` for it (404/409/422)."""
+        route = await route_of(self._redis, station)
+        version = await self._version_of(station, route)
         if command == RAW_CALL:
             action, payload = params
             validate_request(version, action, payload)  # InvalidCommand -> 422
-            return version, [OcppCall(action, payload)]
-        return version, translate(command, params, version)  # CommandError -> 422
+            return Prepared(version, [OcppCall(action, payload)], route)
+        return Prepared(version, translate(command, params, version), route)  # CommandError
 
-    async def start(
-        self, station: str, command: str, params_for_audit: Any, actor: Any, calls: list[OcppCall]
+    def start(
+        self,
+        station: str,
+        command: str,
+        params_for_audit: Any,
+        actor: Principal,
+        prepared: Prepared,
     ) -> CommandRecord:
+        """A new command; its "requested" record goes to Kafka now and is acknowledged before
+        the command's answer (awaited in `run`), without delaying the CALL itself."""
         record = CommandRecord(
             id=uuid.uuid4().hex, station=station, command=command, actor=actor.name
         )
-        await self._store(record)
-        await self._audit.record(
-            self._topic,
-            station,
-            audit_record(
-                actor.name,
-                str(actor.role),
-                "command.requested",
-                command_id=record.id,
-                station=station,
-                command=command,
-                params=params_for_audit,
-                actions=[c.action for c in calls],
-            ),
+        requested = audit_record(
+            actor.name,
+            str(actor.role),
+            "command.requested",
+            command_id=record.id,
+            station=station,
+            command=command,
+            params=params_for_audit,
+            actions=[c.action for c in prepared.calls],
+        )
+        record.requested = asyncio.ensure_future(
+            self._audit.record(self._topic, station, requested)
         )
         return record
 
     async def run(
-        self,
-        record: CommandRecord,
-        version: OcppVersion,
-        calls: Sequence[OcppCall],
-        timeout_s: float,
-        actor: Any,
+        self, record: CommandRecord, prepared: Prepared, timeout_s: float, actor: Principal
     ) -> CommandRecord:
         """Send the calls in order (stop at the first that fails), then record the outcome."""
-        route = await route_of(self._redis, record.station)
         replies: list[CallReply] = []
-        for call in calls:
-            if route is None:
-                replies.append(
-                    CallReply("", record.station, "offline", detail="the station is not connected")
-                )
-                break
-            reply = await self._bus.call(
-                record.station,
-                route,
-                call.action,
-                call.payload,
-                timeout_s=timeout_s,
-                command_id=record.id,
-            )
+        for call in prepared.calls:
+            reply = await self._send(record, prepared.route, call, timeout_s)
             replies.append(reply)
-            record.calls.append(
-                {
-                    "id": reply.id,
-                    "action": call.action,
-                    "outcome": reply.outcome,
-                    "elapsed_ms": reply.elapsed_ms,
-                }
-            )
             if reply.outcome != "result":
                 break
-        self._conclude(record, version, calls, replies)
-        await self._store(record)
-        await self._audit.record(
-            self._topic,
-            record.station,
-            audit_record(
-                actor.name,
-                str(actor.role),
-                "command.finished",
-                command_id=record.id,
-                station=record.station,
-                command=record.command,
-                state=record.state,
-                outcome=record.outcome,
-                result=record.result,
-                error=record.error,
-                calls=record.calls,
-            ),
+        self._conclude(record, prepared.version, prepared.calls, replies)
+        finished = audit_record(
+            actor.name,
+            str(actor.role),
+            "command.finished",
+            command_id=record.id,
+            station=record.station,
+            command=record.command,
+            state=record.state,
+            outcome=record.outcome,
+            result=record.result,
+            error=record.error,
+            calls=record.calls,
+        )
+        if record.requested is not None:
+            await record.requested
+        await asyncio.gather(
+            self._store(record), self._audit.record(self._topic, record.station, finished)
         )
         return record
 
-    def run_in_background(
-        self,
-        record: CommandRecord,
-        version: OcppVersion,
-        calls: Sequence[OcppCall],
-        timeout_s: float,
-        actor: Any,
+    async def run_in_background(
+        self, record: CommandRecord, prepared: Prepared, timeout_s: float, actor: Principal
     ) -> None:
-        task = asyncio.create_task(self._run_logged(record, version, calls, timeout_s, actor))
+        """Run the command after the caller got its id: pollable from now on."""
+        await self._store(record)
+        task = asyncio.create_task(self._run_logged(record, prepared, timeout_s, actor))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _send(
+        self, record: CommandRecord, route: Route | None, call: OcppCall, timeout_s: float
+    ) -> CallReply:
+        if route is None:
+            return CallReply("", record.station, "offline", detail="the station is not connected")
+        reply = await self._bus.call(
+            record.station,
+            route,
+            call.action,
+            call.payload,
+            timeout_s=timeout_s,
+            command_id=record.id,
+        )
+        record.calls.append(
+            {
+                "id": reply.id,
+                "action": call.action,
+                "outcome": reply.outcome,
+                "elapsed_ms": reply.elapsed_ms,
+            }
+        )
+        return reply
 
     async def get(self, command_id: str) -> dict[str, Any] | None:
         raw = await self._redis.get(redis_keys.command(command_id))
@@ -239,25 +248,19 @@ class CommandService:
     # -- internals ------------------------------------------------------------------------------
 
     async def _run_logged(
-        self,
-        record: CommandRecord,
-        version: OcppVersion,
-        calls: Sequence[OcppCall],
-        timeout_s: float,
-        actor: Any,
+        self, record: CommandRecord, prepared: Prepared, timeout_s: float, actor: Principal
     ) -> None:
         try:
-            await self.run(record, version, calls, timeout_s, actor)
+            await self.run(record, prepared, timeout_s, actor)
         except Exception:  # an async command must end in a recorded state, never vanish
             log.exception("command %s failed", record.id)
             record.state, record.error = "failed", {"error": "internal_error", "detail": ""}
             await self._store(record)
 
-    async def _version_of(self, station: str) -> OcppVersion:
+    async def _version_of(self, station: str, route: Route | None) -> OcppVersion:
         """The OCPP version of the station's live connection (its route, written by the
         gateway at connect), else the last one the processors saw; 404 for a station the
         network does not know, 409 for one never connected."""
-        route = await route_of(self._redis, station)
         if route is not None and route.proto:
             return self._version(station, route.proto)
         async with self._redis.pipeline(transaction=False) as pipe:

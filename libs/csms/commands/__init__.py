@@ -8,10 +8,11 @@
 `validate_request` checks raw passthrough calls too.
 """
 
-from csms.commands.actions import CSMS_ACTIONS, OcppCall, is_csms_action, validate_request
+from csms.commands.actions import OcppCall, validate_request
 from csms.commands.errors import CommandError, InvalidCommand, UnsupportedCommand
 from csms.commands.registry import COMMANDS, CommandSpec, command_table_markdown
 from csms.commands.translate import neutral_result, parse_params, translate
+from csms.protocol.directions import CSMS_ACTIONS, is_csms_action
 
 __all__ = [
     "COMMANDS",

@@ -1,9 +1,5 @@
-"""The CSMS-to-station actions of each version, and request validation against their schemas.
-
-The `ocpp` package ships request schemas for both directions and its Action enums do not say
-who sends what, so the direction is written down here from the specifications (OCPP 1.6 edition 2
-with the Security Whitepaper extension, 2.0.1 part 2, 2.1 part 2). DataTransfer goes both ways.
-"""
+"""One CALL to send, and request validation of CSMS-initiated actions against their schemas
+(which actions those are: csms.protocol.directions)."""
 
 from __future__ import annotations
 
@@ -13,6 +9,7 @@ from typing import Any
 import fastjsonschema
 
 from csms.commands.errors import InvalidCommand
+from csms.protocol.directions import CSMS_ACTIONS
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
 
@@ -23,115 +20,6 @@ class OcppCall:
 
     action: str
     payload: dict[str, Any]
-
-
-_V16 = frozenset(
-    {
-        # core and feature profiles
-        "CancelReservation",
-        "ChangeAvailability",
-        "ChangeConfiguration",
-        "ClearCache",
-        "ClearChargingProfile",
-        "DataTransfer",
-        "GetCompositeSchedule",
-        "GetConfiguration",
-        "GetDiagnostics",
-        "GetLocalListVersion",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UpdateFirmware",
-        # Security Whitepaper extension
-        "CertificateSigned",
-        "DeleteCertificate",
-        "ExtendedTriggerMessage",
-        "GetInstalledCertificateIds",
-        "GetLog",
-        "InstallCertificate",
-        "SignedUpdateFirmware",
-    }
-)
-
-_V201 = frozenset(
-    {
-        "CancelReservation",
-        "CertificateSigned",
-        "ChangeAvailability",
-        "ClearCache",
-        "ClearChargingProfile",
-        "ClearDisplayMessage",
-        "ClearVariableMonitoring",
-        "CostUpdated",
-        "CustomerInformation",
-        "DataTransfer",
-        "DeleteCertificate",
-        "GetBaseReport",
-        "GetChargingProfiles",
-        "GetCompositeSchedule",
-        "GetDisplayMessages",
-        "GetInstalledCertificateIds",
-        "GetLocalListVersion",
-        "GetLog",
-        "GetMonitoringReport",
-        "GetReport",
-        "GetTransactionStatus",
-        "GetVariables",
-        "InstallCertificate",
-        "PublishFirmware",
-        "RequestStartTransaction",
-        "RequestStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "SetDisplayMessage",
-        "SetMonitoringBase",
-        "SetMonitoringLevel",
-        "SetNetworkProfile",
-        "SetVariableMonitoring",
-        "SetVariables",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UnpublishFirmware",
-        "UpdateFirmware",
-    }
-)
-
-_V21 = _V201 | frozenset(
-    {
-        "AFRRSignal",
-        "AdjustPeriodicEventStream",
-        "ChangeTransactionTariff",
-        "ClearDERControl",
-        "ClearTariffs",
-        "GetDERControl",
-        "GetPeriodicEventStream",
-        "GetTariffs",
-        "NotifyAllowedEnergyTransfer",
-        "NotifyWebPaymentStarted",
-        "RequestBatterySwap",
-        "SetDERControl",
-        "SetDefaultTariff",
-        "UpdateDynamicSchedule",
-        "UsePriorityCharging",
-    }
-)
-
-CSMS_ACTIONS: dict[OcppVersion, frozenset[str]] = {
-    OcppVersion.V16: _V16,
-    OcppVersion.V201: _V201,
-    OcppVersion.V21: _V21,
-}
-
-
-def is_csms_action(version: OcppVersion, action: str) -> bool:
-    return action in CSMS_ACTIONS[version]
 
 
 def validate_request(version: OcppVersion, action: str, payload: Any) -> None:

@@ -102,16 +102,16 @@ async def _execute(
 ) -> JSONResponse:
     service = _service(request)
     try:
-        version, calls = await service.prepare(station_id, command, params)
+        prepared = await service.prepare(station_id, command, params)
     except CommandError as exc:
         raise ApiError(422, exc.code, str(exc)) from None
-    record = await service.start(station_id, command, audit_params, principal, calls)
+    record = service.start(station_id, command, audit_params, principal, prepared)
     wait_s = _timeout(request, timeout_s)
     if run_async:
-        service.run_in_background(record, version, calls, wait_s, principal)
+        await service.run_in_background(record, prepared, wait_s, principal)
         body = {"id": record.id, "state": record.state, "href": f"/api/v1/commands/{record.id}"}
         return JSONResponse(status_code=202, content=body)
-    record = await service.run(record, version, calls, wait_s, principal)
+    record = await service.run(record, prepared, wait_s, principal)
     return _answer(record)
 
 
