@@ -745,9 +745,6 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
             f"{r['swarm'].get('latency_ms', {}).get('p99')} |",
             "",
         ]
-    raw = json.dumps(results, indent=1, default=str)
-    out += ["<details><summary>raw results (JSON)</summary>", "", "```json", raw, "```"]
-    out += ["", "</details>"]
     if "commands" in results:
         out += [
             "**Operator commands** (API → Redis → gateway → charger → back: synchronous "
@@ -765,6 +762,9 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
                 f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} | {r.get('statuses')} |"
             )
         out.append("")
+    raw = json.dumps(results, indent=1, default=str)
+    out += ["<details><summary>raw results (JSON)</summary>", "", "```json", raw, "```"]
+    out += ["", "</details>"]
     return "\n".join(out)
 
 

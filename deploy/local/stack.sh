@@ -663,6 +663,16 @@ start_csms() {
 
 # ---------------------------------------------------------------------------------------- reports
 
+api_token_line() {
+    if [[ -n ${CSMS_API_TOKEN:-} ]]; then
+        echo '(the value of CSMS_API_TOKEN)'
+    elif [[ -r $STATE_DIR/api-token ]]; then
+        cat -- "$STATE_DIR/api-token"
+    else
+        echo "(written to $STATE_DIR/api-token when the API starts)"
+    fi
+}
+
 cmd_endpoints() {
     cat <<EOF
 
@@ -670,6 +680,7 @@ cmd_endpoints() {
   ---------------------------------------------------------------------------------------
   OCPP gateway (WebSocket)          ws://127.0.0.1:$GATEWAY_PORT/ocpp/{station_id}
   operator API (REST)               http://127.0.0.1:$API_PORT     docs: http://127.0.0.1:$API_PORT/docs
+  API admin token (Bearer)          $(api_token_line)
   ClickHouse HTTP (chDB)            http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
   Kafka bootstrap                   $KAFKA_BOOTSTRAP
   Redis                             $REDIS_URL

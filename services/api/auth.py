@@ -264,3 +264,10 @@ async def record_audit(
     settings: Settings = request.app.state.settings
     record = audit_record(principal.name, principal.role.value, action, **fields)
     await sink.record(settings.topics.audit, key, record)
+
+
+# What an endpoint declares to need a role (its parameter's type): `principal: Operator`.
+Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+AUTH_ERRORS = (401, 403)  # every protected endpoint documents these

@@ -11,7 +11,9 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
 
 # Items loaded per round trip while a filter scans: large enough that a sparse filter does not
 # cost many round trips, small enough to bound one pipeline's memory.
@@ -68,3 +70,6 @@ def decode_cursor(cursor: str) -> str | None:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, ValueError):
         return None
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]

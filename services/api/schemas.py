@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from csms.protocol.enums import AuthorizationStatus
+
 Protocol = Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 TxState = Literal["active", "ended"]
 RegistrationStatus = Literal["Accepted", "Pending", "Rejected"]
@@ -200,19 +202,6 @@ IdTokenType = Literal[
     "MacAddress",
     "NoAuthorization",
     "VIN",
-]
-# 2.0.1 AuthorizationStatusEnumType (1.6's five values are a subset).
-AuthorizationStatus = Literal[
-    "Accepted",
-    "Blocked",
-    "ConcurrentTx",
-    "Expired",
-    "Invalid",
-    "NoCredit",
-    "NotAllowedTypeEVSE",
-    "NotAtThisLocation",
-    "NotAtThisTime",
-    "Unknown",
 ]
 # Printable ASCII without space and '/', so a token is one path segment of /id-tokens/{token}.
 IdTokenValue = Annotated[

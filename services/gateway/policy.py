@@ -16,7 +16,8 @@ from csms.protocol.versions import OcppVersion
 # OCPP 2.0.1/2.1 B01.FR.10, B02.FR.09, B03.FR.07: once a station was answered Pending or
 # Rejected, any CALL other than BootNotification gets CALLERROR SecurityError (applied to 1.6
 # too, whose security whitepaper defines the code). Messages the CSMS asked for with
-# TriggerMessage are exempt in the spec; the gateway sends no CSMS-initiated CALLs yet.
+# TriggerMessage are exempt in the spec; that exemption is not implemented yet (a Pending
+# station's triggered message is refused like any other).
 ALLOWED_WHILE: dict[str, frozenset[str]] = {
     PENDING: frozenset({"BootNotification"}),
     REJECTED: frozenset({"BootNotification"}),

@@ -196,3 +196,8 @@ async def test_roles_are_enforced(stack: Stack, second_gateway: str) -> None:
         )
         assert refused.status_code == 403
         assert (await api.get("/api/v1/stations", headers=analyst)).status_code == 200
+    # The token's creation is on csms.audit with who did it; the token itself is not.
+    records = await _kafka(stack, "csms.audit", f"analyst-{RUN}".encode(), 1)
+    assert records[0]["action"] == "api_token.create"
+    assert records[0]["actor"] == "env:CSMS_API_TOKEN"
+    assert minted.json()["token"] not in orjson.dumps(records).decode()

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from csms.protocol.enums import AuthorizationStatus
+
 
 def new_request_id() -> int:
     """A positive 31-bit id for remoteStartId / requestId (fits every station's int32)."""
@@ -363,19 +365,6 @@ class GetLogCommand(CommandModel):
 
 
 # --- local authorization list ----------------------------------------------------------------
-
-AuthorizationStatus = Literal[
-    "Accepted",
-    "Blocked",
-    "ConcurrentTx",
-    "Expired",
-    "Invalid",
-    "NoCredit",
-    "NotAllowedTypeEVSE",
-    "NotAtThisLocation",
-    "NotAtThisTime",
-    "Unknown",
-]
 
 
 class LocalListEntry(CommandModel):

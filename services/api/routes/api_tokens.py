@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from redis.asyncio import Redis
 
 from services.api.auth import (
+    AUTH_ERRORS,
+    Admin,
     ApiTokenInfo,
     ApiTokens,
-    Principal,
     Role,
     TokenNameTaken,
     record_audit,
-    require,
 )
 from services.api.errors import ApiError, error_responses
 from services.api.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenList, ApiTokenView
@@ -22,9 +22,7 @@ from services.api.views import iso_ms
 
 router = APIRouter(prefix="/api/v1/api-tokens", tags=["api tokens"])
 
-Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 TokenName = Annotated[str, Path(min_length=1, max_length=64)]
-AUTH_ERRORS = (401, 403)
 
 
 def _tokens(request: Request) -> ApiTokens:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from csms.commands import COMMANDS, CommandError, CommandSpec
 from services.api.audit import redact
-from services.api.auth import Principal, Role, require
+from services.api.auth import Analyst, Operator, Principal
 from services.api.commands import RAW_CALL, CommandRecord, CommandService, failure_status
 from services.api.errors import ApiError, error_responses
 
@@ -42,8 +42,6 @@ Timeout = Annotated[
         description="seconds to wait for the station (default: API_COMMAND_TIMEOUT_S)",
     ),
 ]
-Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
-Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
 
 
 class CallRecordView(BaseModel):

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from redis.asyncio import Redis
 
-from services.api.auth import Principal, Role, record_audit, require
+from csms.protocol.enums import AuthorizationStatus
+from services.api.auth import AUTH_ERRORS, Analyst, Operator, Principal, record_audit
 from services.api.errors import ApiError, error_responses
 from services.api.id_token_store import IdTokenStore, expiry_text
-from services.api.pagination import scan_page
+from services.api.pagination import Limit, scan_page
 from services.api.schemas import (
-    AuthorizationStatus,
     IdTokenCreate,
     IdTokenPage,
     IdTokenType,
@@ -28,11 +28,7 @@ from services.api.schemas import (
 
 router = APIRouter(prefix="/api/v1/id-tokens", tags=["id tokens"])
 
-Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
-Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
-AUTH_ERRORS = (401, 403)
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, description="items to skip")]
 TokenPath = Annotated[str, Path(min_length=1, max_length=255)]
 StatusFilter = Annotated[AuthorizationStatus | None, Query(description="only this status")]

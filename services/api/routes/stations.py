@@ -12,17 +12,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, cast, get_args
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from redis.asyncio import Redis
 
 from csms.infra import redis_keys
 from csms.infra.station_registry import Registration, StationRegistry
 from csms.protocol.station_path import InvalidStationPath, station_id_from_path
 from csms.security.passwords import WeakPassword
-from services.api.auth import Principal, Role, record_audit, require
+from services.api.auth import AUTH_ERRORS, Admin, Analyst, record_audit
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
-from services.api.pagination import decode_cursor, encode_cursor, scan_page
+from services.api.pagination import Limit, decode_cursor, encode_cursor, scan_page
 from services.api.schemas import (
     Protocol,
     RegistrationStatus,
@@ -39,11 +39,7 @@ from services.api.views import iso_ms, station_detail
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
-Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
-Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
-AUTH_ERRORS = (401, 403)
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int | None, Query(ge=0, description="items to skip (not with `cursor`)")]
 Cursor = Annotated[
     str | None, Query(max_length=2048, description="`next_cursor` of the previous page")

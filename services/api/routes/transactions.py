@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from services.api.auth import Role, require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
-from services.api.pagination import scan_page
+from services.api.pagination import Limit, scan_page
 from services.api.schemas import TransactionPage, TransactionView, TxState
 
 # Read-only, for every role from analyst up.
@@ -20,7 +20,6 @@ router = APIRouter(
     dependencies=[Depends(require(Role.ANALYST))],
 )
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, description="items to skip")]
 StationFilter = Annotated[
     str | None, Query(min_length=1, max_length=255, description="only this station's")

@@ -3,23 +3,10 @@
 from typing import Any
 
 from csms.handlers import TokenInfo, iso_time
+from csms.protocol.enums import AUTHORIZATION_STATUSES
 
-# AuthorizationStatusEnumType of 2.0.1 and 2.1 (identical); anything else from the read model is
-# a data error, and a refusal is the safe reading of it.
-STATUSES = frozenset(
-    {
-        "Accepted",
-        "Blocked",
-        "ConcurrentTx",
-        "Expired",
-        "Invalid",
-        "NoCredit",
-        "NotAllowedTypeEVSE",
-        "NotAtThisLocation",
-        "NotAtThisTime",
-        "Unknown",
-    }
-)
+# A status outside AuthorizationStatusEnumType from the read model is a data error, and a
+# refusal is the safe reading of it.
 # 2.0.1 allows 36 characters in an idToken (2.1 allows 255): the stricter bound serves both.
 GROUP_ID_TOKEN_MAX = 36
 # The group is a token the CSMS itself defines, hence type Central (valid in 2.0.1 and 2.1).
@@ -27,7 +14,7 @@ GROUP_TOKEN_TYPE = "Central"  # noqa: S105 - an OCPP token type, not a secret
 
 
 def id_token_info(info: TokenInfo) -> dict[str, Any]:
-    status = info.status if info.status in STATUSES else "Invalid"
+    status = info.status if info.status in AUTHORIZATION_STATUSES else "Invalid"
     result: dict[str, Any] = {"status": status}
     if info.expiry_ms is not None:
         result["cacheExpiryDateTime"] = iso_time(info.expiry_ms)
