@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer
+from tests.stack.kafka_reader import read_frames
 
-from csms.envelope import FrameEnvelope, decode
+from csms.envelope import FrameEnvelope
 
 
 @dataclass(frozen=True)
@@ -48,35 +48,16 @@ class Stack:
     async def read_frames(self, stations: set[str], min_count: int) -> list[FrameEnvelope]:
         """Every envelope of `stations` on ocpp.frames from offset 0, in partition order (waits up
         to 30 s for `min_count` of them); checks the record key and headers of the contract."""
-        # No group: the consumer is assigned every partition and starts at offset 0.
-        consumer = AIOKafkaConsumer(
-            f"{self.topic_prefix}ocpp.frames",
-            bootstrap_servers=self.kafka_bootstrap,
-            auto_offset_reset="earliest",
+        topic = f"{self.topic_prefix}ocpp.frames"
+        return await read_frames(
+            self.kafka_bootstrap, topic, lambda env: env.station in stations, min_count
         )
-        await consumer.start()
-        try:
-            found: list[FrameEnvelope] = []
-            deadline = time.monotonic() + 30
-            while len(found) < min_count and time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for record in records:
-                        env = decode(record.value)
-                        assert record.key == env.station.encode()
-                        headers = {"proto": env.proto.encode(), "action": env.action.encode()}
-                        assert dict(record.headers) == headers
-                        if env.station in stations:
-                            found.append(env)
-            return found
-        finally:
-            await consumer.stop()
 
 
-def _wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes], log: Path) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"csms up exited early ({proc.returncode}):\n{log.read_text()}")
+            raise RuntimeError(f"process exited early ({proc.returncode}):\n{log.read_text()}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -121,9 +102,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     deadline = time.monotonic() + 120
     try:
-        _wait_http("http://127.0.0.1:19100/health", deadline, proc, log_path)
-        _wait_http("http://127.0.0.1:18180/health", deadline, proc, log_path)
-        _wait_http("http://127.0.0.1:18123/ping", deadline, proc, log_path)
+        wait_http("http://127.0.0.1:19100/health", deadline, proc, log_path)
+        wait_http("http://127.0.0.1:18180/health", deadline, proc, log_path)
+        wait_http("http://127.0.0.1:18123/ping", deadline, proc, log_path)
         yield Stack(
             env=env,
             gateway_url="ws://127.0.0.1:19100",

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from tests.stack.chargers import Charger16, Charger201, charger
-from tests.stack.conftest import Stack
+from tests.stack.conftest import Stack, wait_http
+from tests.stack.kafka_reader import read_records
 
 pytestmark = pytest.mark.stack
 
@@ -40,15 +40,8 @@ def second_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> It
             [sys.executable, "-m", "services.cli", "gateway"], env=env, stdout=out, stderr=out
         )
     try:
-        deadline = time.monotonic() + 60
         url = f"http://127.0.0.1:{SECOND_GATEWAY_PORT}/health"
-        while True:
-            assert proc.poll() is None, log.read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_http(url, time.monotonic() + 60, proc, log)
         yield f"ws://127.0.0.1:{SECOND_GATEWAY_PORT}/ocpp"
     finally:
         proc.terminate()
@@ -81,21 +74,12 @@ async def _command(
 
 
 async def _kafka(stack: Stack, topic: str, match: bytes, min_count: int) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        f"{stack.topic_prefix}{topic}",
-        bootstrap_servers=stack.kafka_bootstrap,
-        auto_offset_reset="earliest",
+    """The JSON records of `topic` whose value contains `match`."""
+    topic = f"{stack.topic_prefix}{topic}"
+    records = await read_records(
+        stack.kafka_bootstrap, topic, lambda r: match in r.value, min_count
     )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(found) < min_count and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [orjson.loads(r.value) for r in records if match in r.value]
-        return found
-    finally:
-        await consumer.stop()
+    return [orjson.loads(r.value) for r in records]
 
 
 async def test_one_api_reaches_stations_of_both_versions_on_two_gateways(

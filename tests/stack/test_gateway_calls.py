@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_sync
-from aiokafka import AIOKafkaConsumer
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from tests.stack.chargers import Charger16, Charger201, charger
+from tests.stack.kafka_reader import read_frames
 
-from csms.envelope import FrameEnvelope, decode
+from csms.envelope import FrameEnvelope
 from csms.infra.call_bus import CallBus, CallReply, route_of
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
@@ -137,19 +137,8 @@ async def _until_route(redis: Redis, station: str, gateway: str | None) -> None:
 
 
 async def _frames(prefix: str, uids: set[str], min_count: int) -> list[FrameEnvelope]:
-    consumer = AIOKafkaConsumer(
-        f"{prefix}ocpp.frames", bootstrap_servers=KAFKA, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        found: list[FrameEnvelope] = []
-        deadline = time.monotonic() + 30
-        while len(found) < min_count and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [e for e in map(decode, (r.value for r in records)) if e.uid in uids]
-        return found
-    finally:
-        await consumer.stop()
+    topic = f"{prefix}ocpp.frames"
+    return await read_frames(KAFKA, topic, lambda env: env.uid in uids, min_count)
 
 
 async def test_calls_reach_each_station_through_the_gateway_that_holds_it(

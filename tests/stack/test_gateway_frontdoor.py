@@ -18,11 +18,11 @@ from pathlib import Path
 import orjson
 import pytest
 import redis as redis_sync
-from aiokafka import AIOKafkaConsumer
+from tests.stack.kafka_reader import read_frames
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from csms.envelope import FrameEnvelope, decode
+from csms.envelope import FrameEnvelope
 from csms.security.passwords import hash_password
 
 pytestmark = pytest.mark.stack
@@ -97,21 +97,8 @@ async def _boot(ws: ClientConnection, uid: str = "b") -> dict[str, object]:
 
 
 async def _frames(prefix: str, stations: set[str], min_count: int) -> list[FrameEnvelope]:
-    consumer = AIOKafkaConsumer(
-        f"{prefix}ocpp.frames", bootstrap_servers=KAFKA, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        found: list[FrameEnvelope] = []
-        deadline = time.monotonic() + 30
-        while len(found) < min_count and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [
-                    e for e in map(decode, (r.value for r in records)) if e.station in stations
-                ]
-        return found
-    finally:
-        await consumer.stop()
+    topic = f"{prefix}ocpp.frames"
+    return await read_frames(KAFKA, topic, lambda env: env.station in stations, min_count)
 
 
 async def test_front_door_then_sigterm_drain(gateway: tuple[subprocess.Popen[bytes], str]) -> None:

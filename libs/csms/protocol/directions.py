@@ -116,3 +116,75 @@ CSMS_ACTIONS: dict[OcppVersion, frozenset[str]] = {
 
 def is_csms_action(version: OcppVersion, action: str) -> bool:
     return action in CSMS_ACTIONS[version]
+
+
+# Station-to-CSMS actions (each one routed by the gateway: csms.handlers).
+_STATION_V16 = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "DataTransfer",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+        # Security extension.
+        "LogStatusNotification",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "SignedFirmwareStatusNotification",
+    }
+)
+_STATION_V201 = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "DataTransfer",
+        "FirmwareStatusNotification",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+    }
+)
+_STATION_V21 = _STATION_V201 | frozenset(
+    {
+        "BatterySwap",
+        "ClosePeriodicEventStream",
+        "GetCertificateChainStatus",
+        "NotifyDERAlarm",
+        "NotifyDERStartStop",
+        "NotifyPriorityCharging",
+        "NotifySettlement",
+        "OpenPeriodicEventStream",
+        "PullDynamicScheduleUpdate",
+        "ReportDERControl",
+        "VatNumberValidation",
+    }
+)
+
+STATION_ACTIONS: dict[OcppVersion, frozenset[str]] = {
+    OcppVersion.V16: _STATION_V16,
+    OcppVersion.V201: _STATION_V201,
+    OcppVersion.V21: _STATION_V21,
+}

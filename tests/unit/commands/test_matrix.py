@@ -18,6 +18,7 @@ from csms.commands import (
     validate_request,
 )
 from csms.commands.models import CommandModel
+from csms.protocol.directions import STATION_ACTIONS
 from csms.protocol.validation import known_actions, validator
 from csms.protocol.versions import OcppVersion
 
@@ -25,65 +26,6 @@ from .helpers import body_for
 
 V16, V201, V21 = OcppVersion.V16, OcppVersion.V201, OcppVersion.V21
 
-# Station-initiated actions per the specifications; with CSMS_ACTIONS they must cover every action.
-STATION_ACTIONS = {
-    V16: {
-        "Authorize",
-        "BootNotification",
-        "DataTransfer",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "SignedFirmwareStatusNotification",
-        "StartTransaction",
-        "StatusNotification",
-        "StopTransaction",
-    },
-    V201: {
-        "Authorize",
-        "BootNotification",
-        "ClearedChargingLimit",
-        "DataTransfer",
-        "FirmwareStatusNotification",
-        "Get15118EVCertificate",
-        "GetCertificateStatus",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "NotifyChargingLimit",
-        "NotifyCustomerInformation",
-        "NotifyDisplayMessages",
-        "NotifyEVChargingNeeds",
-        "NotifyEVChargingSchedule",
-        "NotifyEvent",
-        "NotifyMonitoringReport",
-        "NotifyReport",
-        "PublishFirmwareStatusNotification",
-        "ReportChargingProfiles",
-        "ReservationStatusUpdate",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "StatusNotification",
-        "TransactionEvent",
-    },
-}
-STATION_ACTIONS[V21] = STATION_ACTIONS[V201] | {
-    "BatterySwap",
-    "ClosePeriodicEventStream",
-    "GetCertificateChainStatus",
-    "NotifyDERAlarm",
-    "NotifyDERStartStop",
-    "NotifyPriorityCharging",
-    "NotifySettlement",
-    "OpenPeriodicEventStream",
-    "PullDynamicScheduleUpdate",
-    "ReportDERControl",
-    "VatNumberValidation",
-}
 ENUMS = {V16: ocpp.v16.enums.Action, V201: ocpp.v201.enums.Action, V21: ocpp.v21.enums.Action}
 
 

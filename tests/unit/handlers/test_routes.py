@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from csms.handlers import CallContext, routes
+from csms.protocol.directions import STATION_ACTIONS
 from csms.protocol.validation import known_actions, validator
 from csms.protocol.versions import OcppVersion
 from tests.unit.gateway.fakes import FixedDecisions
@@ -13,68 +14,7 @@ from tests.unit.handlers.requests import minimal_request
 
 NOW = 1_764_000_000_123
 
-V16_CHARGER_ACTIONS = {
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-    # Security extension.
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-}
-V201_CHARGER_ACTIONS = {
-    "Authorize",
-    "BootNotification",
-    "ClearedChargingLimit",
-    "DataTransfer",
-    "FirmwareStatusNotification",
-    "Get15118EVCertificate",
-    "GetCertificateStatus",
-    "Heartbeat",
-    "LogStatusNotification",
-    "MeterValues",
-    "NotifyChargingLimit",
-    "NotifyCustomerInformation",
-    "NotifyDisplayMessages",
-    "NotifyEVChargingNeeds",
-    "NotifyEVChargingSchedule",
-    "NotifyEvent",
-    "NotifyMonitoringReport",
-    "NotifyReport",
-    "PublishFirmwareStatusNotification",
-    "ReportChargingProfiles",
-    "ReservationStatusUpdate",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "StatusNotification",
-    "TransactionEvent",
-}
-V21_CHARGER_ACTIONS = V201_CHARGER_ACTIONS | {
-    "BatterySwap",
-    "ClosePeriodicEventStream",
-    "GetCertificateChainStatus",
-    "NotifyDERAlarm",
-    "NotifyDERStartStop",
-    "NotifyPriorityCharging",
-    "NotifySettlement",
-    "OpenPeriodicEventStream",
-    "PullDynamicScheduleUpdate",
-    "ReportDERControl",
-    "VatNumberValidation",
-}
-CHARGER_ACTIONS = {
-    OcppVersion.V16: V16_CHARGER_ACTIONS,
-    OcppVersion.V201: V201_CHARGER_ACTIONS,
-    OcppVersion.V21: V21_CHARGER_ACTIONS,
-}
+CHARGER_ACTIONS = STATION_ACTIONS
 EVERY_ROUTE = [(v, a) for v in OcppVersion for a in sorted(CHARGER_ACTIONS[v])]
 
 
