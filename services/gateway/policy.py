@@ -6,6 +6,8 @@ Close reasons are constants (never input) and fit in 123 bytes; docs/adr/0007 ex
 
 from __future__ import annotations
 
+from typing import Any
+
 from websockets.asyncio.server import ServerConnection
 
 from csms.infra.station_registry import PENDING, REJECTED
@@ -16,8 +18,8 @@ from csms.protocol.versions import OcppVersion
 # OCPP 2.0.1/2.1 B01.FR.10, B02.FR.09, B03.FR.07: once a station was answered Pending or
 # Rejected, any CALL other than BootNotification gets CALLERROR SecurityError (applied to 1.6
 # too, whose security whitepaper defines the code). Messages the CSMS asked for with
-# TriggerMessage are exempt in the spec; that exemption is not implemented yet (a Pending
-# station's triggered message is refused like any other).
+# TriggerMessage are exempt in the spec (B02.FR.05): the station may send the one message the CSMS
+# triggered (and the station accepted to send), see `triggered_action`.
 ALLOWED_WHILE: dict[str, frozenset[str]] = {
     PENDING: frozenset({"BootNotification"}),
     REJECTED: frozenset({"BootNotification"}),
@@ -31,13 +33,47 @@ CLOSE_IDLE = (1000, "idle timeout")
 PROTOCOL_CLOSE_FLAGS = {1007: "InvalidUtf8", 1009: "FrameTooBig"}
 
 
+# TriggerMessage / ExtendedTriggerMessage requestedMessage -> the action the station then sends.
+_TRIGGERED: dict[str, str] = {
+    "BootNotification": "BootNotification",
+    "DiagnosticsStatusNotification": "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification": "FirmwareStatusNotification",
+    "Heartbeat": "Heartbeat",
+    "LogStatusNotification": "LogStatusNotification",
+    "MeterValues": "MeterValues",
+    "PublishFirmwareStatusNotification": "PublishFirmwareStatusNotification",
+    "SignChargePointCertificate": "SignCertificate",
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignCombinedCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+    "SignV2G20Certificate": "SignCertificate",
+    "StatusNotification": "StatusNotification",
+    "TransactionEvent": "TransactionEvent",
+}
+TRIGGER_ACTIONS = frozenset({"TriggerMessage", "ExtendedTriggerMessage"})
+
+
+def triggered_action(action: str, request: dict[str, Any], answer: dict[str, Any]) -> str | None:
+    """The action a station may now send whatever its registration status: the one a
+    TriggerMessage it accepted asked for (None for any other CALL or answer)."""
+    if action not in TRIGGER_ACTIONS or answer.get("status") != "Accepted":
+        return None
+    return _TRIGGERED.get(str(request.get("requestedMessage", "")))
+
+
 def check_call(
-    status: str, version: OcppVersion, outstanding: int, strict: bool, call: framing.Call
+    status: str,
+    version: OcppVersion,
+    outstanding: int,
+    strict: bool,
+    call: framing.Call,
+    triggered: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Raise FrameRejected when the station may not send `call` now (checked before the schema,
-    so a Pending station's malformed CALL still gets SecurityError)."""
+    so a Pending station's malformed CALL still gets SecurityError). `triggered`: actions the
+    CSMS asked for with TriggerMessage, allowed in any registration status."""
     allowed = ALLOWED_WHILE.get(status)
-    if allowed is not None and call.action not in allowed:
+    if allowed is not None and call.action not in allowed and call.action not in triggered:
         raise FrameRejected(
             Failure.SECURITY, f"station registration is {status}", call.uid, call.action
         )

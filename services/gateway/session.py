@@ -52,6 +52,7 @@ from services.gateway.policy import (
     RATE_LIMITED_CODE,
     check_call,
     close_of,
+    triggered_action,
 )
 from services.gateway.publisher import AckFuture, Publisher, PublishTimeout
 from services.gateway.ratelimit import TokenBucket
@@ -127,6 +128,7 @@ class StationSession:
         # CSMS-initiated CALLs: message id -> (action, waiter) of the one on the wire; the lock
         # (made on first use: most connections never get a command) queues the others.
         self._awaited: dict[str, tuple[str, Answered]] = {}
+        self._triggered: set[str] = set()  # asked for by an accepted TriggerMessage
         self._call_lock: asyncio.Lock | None = None
         self._ended = False
         self._close_reason = ""
@@ -244,7 +246,15 @@ class StationSession:
                 Failure.NOT_SUPPORTED if call.action in self._known else Failure.NOT_IMPLEMENTED
             )
             raise FrameRejected(failure, f"action not supported by {self._version}", call.uid)
-        check_call(self.status, self._version, self._outstanding, self._ctx.strict_call_order, call)
+        check_call(
+            self.status,
+            self._version,
+            self._outstanding,
+            self._ctx.strict_call_order,
+            call,
+            self._triggered,
+        )
+        self._triggered.discard(call.action)  # a triggered message is allowed once
         validate_call(self._version, call.uid, call.action, call.payload)
         metrics.frames(call.action, "in").inc()
         ack = await self._ctx.publisher.publish(
@@ -448,6 +458,9 @@ class StationSession:
                 detail=_schema_message(exc),
                 elapsed_ms=elapsed_ms,
             )
+        triggered = triggered_action(request.action, request.payload, answer.payload)
+        if triggered is not None:
+            self._triggered.add(triggered)
         return self._reply(request, "result", payload=answer.payload, elapsed_ms=elapsed_ms)
 
     def _end_calls(self) -> None:

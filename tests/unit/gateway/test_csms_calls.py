@@ -345,3 +345,36 @@ async def test_inbox_close_answers_pending_calls_gateway_restarting(
         reply = await asyncio.wait_for(waiting, 5)
     assert (reply.outcome, reply.detail) == ("offline", RESTARTING)
     assert len(inbox) == 0
+
+
+async def test_a_pending_station_may_send_what_a_trigger_message_asked_for(
+    gateway: Gateway,
+) -> None:
+    """B02.FR.05: while Pending, only BootNotification — and the message the CSMS triggered."""
+    status = {
+        "timestamp": "2026-11-26T00:00:00Z",
+        "connectorStatus": "Available",
+        "evseId": 1,
+        "connectorId": 1,
+    }
+
+    async def send(ws: ClientConnection, received: list[list[Any]], uid: str) -> list[Any]:
+        await ws.send(orjson.dumps([2, uid, "StatusNotification", status]).decode())
+        for _ in range(200):
+            answer = next((f for f in received if f[0] in (3, 4) and f[1] == uid), None)
+            if answer is not None:
+                return answer
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no answer to {uid}")
+
+    async with station(gateway, "CC-TRIG", "ocpp2.0.1", accepted()) as (session, received, ws):
+        session.status = "Pending"
+        refused = await send(ws, received, "s1")
+        assert refused[0] == 4 and refused[2] == "SecurityError"
+
+        trigger = request("CC-TRIG", "TriggerMessage", {"requestedMessage": "StatusNotification"})
+        assert (await session.call(trigger)).outcome == "result"
+        triggered = await send(ws, received, "s2")
+        assert triggered[0] == 3, triggered
+        again = await send(ws, received, "s3")
+        assert again[0] == 4 and again[2] == "SecurityError", "allowed once, not for good"
