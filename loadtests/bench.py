@@ -1,4 +1,4 @@
-"""`make bench`: the standard gateway scenarios against real gateways, Kafka and Redis.
+"""`make bench`: the standard scenarios against real gateways, the API, Kafka and Redis.
 
 Every gateway it starts is its own `csms gateway` process (own port and GATEWAY_ID, a topic prefix
 of its own, Redis DB 8), so a running `make up` is not disturbed; everything it starts is stopped
@@ -13,7 +13,9 @@ again, on failure and Ctrl-C too. Scenarios:
 * storm: the capacity swarm stays, the gateways are killed (SIGKILL) and restarted -> seconds
   until every charger is booted again;
 * throughput: chargers sending as fast as OCPP allows into one gateway -> frames into Kafka per
-  second of gateway CPU.
+  second of gateway CPU;
+* commands: an operator API process and 1,000 swarm chargers that answer CSMS CALLs; operator
+  commands at fixed rates (`loadtests.commands`) -> round trip p50/p95/p99 and the rate answered.
 
     python -m loadtests.bench --scale small|medium|full [--scenarios capacity,storm]
         [--write-docs docs/benchmarks.md]
