@@ -93,9 +93,9 @@ class _Pending:
 
 
 Answer = framing.CallResult | framing.CallError
-# What a CSMS CALL's waiter gets: the station's answer and when it arrived, or None when the
-# connection ended first.
-Answered = asyncio.Future[tuple[Answer, float] | None]
+# What a CSMS CALL's waiter gets: the station's answer (or why its answer could not be read) and
+# when it arrived, or None when the connection ended first.
+Answered = asyncio.Future[tuple[Answer | FrameRejected, float] | None]
 
 
 class StationSession:
@@ -225,7 +225,10 @@ class StationSession:
             else:
                 await self._on_answer(msg, text)
         except FrameRejected as rejected:
-            await self._reject(rejected, text, received)
+            if rejected.uid in self._awaited:
+                await self._malformed_answer(rejected, text)
+            else:
+                await self._reject(rejected, text, received)
         except PublishTimeout:
             # Kafka has had no room for a while (slow or down): expected under an outage, so a
             # warning without a traceback; this connection alone is closed, the station retries.
@@ -301,6 +304,23 @@ class StationSession:
         try:
             await self._ctx.publisher.publish_unawaited(
                 self._envelope("in", kind, uid=msg.uid, action=action, frame=text)
+            )
+        finally:
+            self._window.give()
+
+    async def _malformed_answer(self, rejected: FrameRejected, text: str) -> None:
+        # An unreadable answer to our own CALL: its command ends `invalid` at once (not after its
+        # timeout), and no CALLERROR goes back (OCPP-J answers CALLs only). Archived, flagged.
+        action, answered = self._awaited.pop(rejected.uid)
+        if not answered.done():
+            answered.set_result((rejected, time.perf_counter()))
+        metrics.frames(action, "in").inc()
+        code = error_code(self._version, rejected.failure)
+        try:
+            await self._ctx.publisher.publish_unawaited(
+                self._envelope(
+                    "in", "result", uid=rejected.uid, action=action, frame=text, err=code
+                )
             )
         finally:
             self._window.give()
@@ -440,9 +460,14 @@ class StationSession:
         metrics.CSMS_CALL_LATENCY.observe(received - started)
         return self._judge(request, answer, round(elapsed_ms, 3))
 
-    def _judge(self, request: CallRequest, answer: Answer, elapsed_ms: float) -> CallReply:
+    def _judge(
+        self, request: CallRequest, answer: Answer | FrameRejected, elapsed_ms: float
+    ) -> CallReply:
         """The reply for the station's answer: CALLERROR, or a CALLRESULT checked against the
         version's response schema (an invalid payload is kept for the operator to see)."""
+        if isinstance(answer, FrameRejected):
+            detail = f"malformed answer: {answer.description}"
+            return self._reply(request, "invalid", detail=detail, elapsed_ms=elapsed_ms)
         if isinstance(answer, framing.CallError):
             error = {"code": answer.code, "description": answer.description}
             return self._reply(

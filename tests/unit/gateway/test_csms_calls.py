@@ -378,3 +378,17 @@ async def test_a_pending_station_may_send_what_a_trigger_message_asked_for(
         assert triggered[0] == 3, triggered
         again = await send(ws, received, "s3")
         assert again[0] == 4 and again[2] == "SecurityError", "allowed once, not for good"
+
+
+async def test_a_malformed_answer_ends_the_command_invalid_at_once(gateway: Gateway) -> None:
+    async def garbled(frame: list[Any]) -> list[Any]:
+        return [3, frame[1], "not an object"]  # a CALLRESULT's payload must be an object
+
+    async with station(gateway, "CC-BAD", "ocpp1.6", garbled) as (session, received, _):
+        req = request("CC-BAD", "ClearCache", {}, timeout_s=30)
+        reply = await asyncio.wait_for(session.call(req), 5)  # not after its 30 s timeout
+    assert reply.outcome == "invalid"
+    assert reply.detail.startswith("malformed answer")
+    assert [f for f in received if f[0] == 4] == [], "no CALLERROR in answer to a CALLRESULT"
+    answer = [e for e in gateway.publisher.envelopes if e.uid == req.id and e.dir == "in"]
+    assert [(e.kind, e.action, bool(e.err)) for e in answer] == [("result", "ClearCache", True)]
