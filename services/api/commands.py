@@ -25,6 +25,7 @@ from csms.commands import OcppCall, neutral_result, translate, validate_request
 from csms.infra import redis_keys
 from csms.infra.call_bus import CallBus, CallReply, Outcome, Route, route_of
 from csms.protocol.versions import OcppVersion
+from csms.text import as_text
 from services.api.audit import AuditSink, audit_record, redact
 from services.api.auth import Principal
 from services.api.errors import ApiError
@@ -269,7 +270,7 @@ class CommandService:
             pipe.sismember(redis_keys.STATIONS, station)
             protocol, registered, seen = await pipe.execute()
         if protocol:
-            return self._version(station, _text(protocol))
+            return self._version(station, as_text(protocol))
         if registered or seen:
             raise ApiError(409, "station_offline", f"station {station!r} has never connected")
         raise ApiError(404, "station_not_found", f"no station with id {station!r}")
@@ -305,7 +306,3 @@ class CommandService:
     async def _store(self, record: CommandRecord) -> None:
         key = redis_keys.command(record.id)
         await self._redis.set(key, orjson.dumps(record.as_dict()), ex=COMMAND_TTL_S)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

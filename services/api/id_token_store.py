@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from csms.clock import Clock, system_clock
 from csms.infra import redis_keys
 from csms.infra.redis_decisions import parse_expiry
+from csms.text import as_text, text_fields
 from services.api.schemas import IdTokenView
 from services.api.views import iso_ms, parse_ms
 
@@ -61,10 +62,6 @@ def id_token_view(token: str, fields: Mapping[str, str | None]) -> IdTokenView:
     )
 
 
-def _str(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class IdTokenStore:
     def __init__(self, redis: Redis, clock: Clock = system_clock) -> None:
         self._redis = redis
@@ -92,7 +89,7 @@ class IdTokenStore:
         raw: Mapping[Any, Any] = await self._redis.hgetall(redis_keys.id_token(token))
         if not raw:
             return None
-        return id_token_view(token, {_str(k): _str(v) for k, v in raw.items()})
+        return id_token_view(token, {as_text(k): as_text(v) for k, v in raw.items()})
 
     async def tokens(self, start: int, count: int) -> list[str]:
         """`count` tokens from position `start`, in token order."""
@@ -101,7 +98,7 @@ class IdTokenStore:
         members = cast(
             "list[Any]", await self._redis.zrange(redis_keys.ID_TOKENS, start, start + count - 1)
         )
-        return [_str(m) for m in members]
+        return [as_text(m) for m in members]
 
     async def count(self) -> int:
         return int(await self._redis.zcard(redis_keys.ID_TOKENS))
@@ -116,6 +113,6 @@ class IdTokenStore:
             rows: list[list[Any]] = await pipe.execute()
         views: list[IdTokenView | None] = []
         for token, row in zip(tokens, rows, strict=True):
-            fields = {n: None if v is None else _str(v) for n, v in zip(_FIELDS, row, strict=True)}
+            fields = text_fields(_FIELDS, row)
             views.append(id_token_view(token, fields) if any(row) else None)
         return views

@@ -13,21 +13,13 @@ from redis.asyncio import Redis
 
 from csms.domain.transactions import tx_key
 from csms.infra import redis_keys as keys
+from csms.text import as_text, text_fields
 from services.api.schemas import StationDetail, StationSummary, TransactionView
 from services.api.views import SUMMARY_FIELDS, station_detail, station_summary, transaction_view
 
 
-def _str(value: bytes | str) -> str:
-    # Accept clients with or without decode_responses: the owner of an injected client decides.
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _str_map(raw: dict[Any, Any]) -> dict[str, str]:
-    return {_str(k): _str(v) for k, v in raw.items()}
-
-
-def _field_map(names: Sequence[str], values: Sequence[bytes | str | None]) -> dict[str, str | None]:
-    return {n: None if v is None else _str(v) for n, v in zip(names, values, strict=True)}
+    return {as_text(k): as_text(v) for k, v in raw.items()}
 
 
 class ReadModelStore:
@@ -41,7 +33,7 @@ class ReadModelStore:
 
     async def station_ids(self) -> list[str]:
         """Every known station id, sorted: the stable order of the station list."""
-        return sorted(_str(m) for m in await self._redis.smembers(keys.STATIONS))
+        return sorted(as_text(m) for m in await self._redis.smembers(keys.STATIONS))
 
     async def station_summaries(self, station_ids: Sequence[str]) -> list[StationSummary | None]:
         if not station_ids:
@@ -51,7 +43,7 @@ class ReadModelStore:
                 pipe.hmget(keys.station(station_id), list(SUMMARY_FIELDS))
             rows: list[list[bytes | str | None]] = await pipe.execute()
         return [
-            station_summary(station_id, _field_map(SUMMARY_FIELDS, row))
+            station_summary(station_id, text_fields(SUMMARY_FIELDS, row))
             for station_id, row in zip(station_ids, rows, strict=True)
         ]
 
@@ -79,7 +71,7 @@ class ReadModelStore:
         members = cast(
             "list[bytes | str]", await self._redis.zrevrange(index, start, start + count - 1)
         )
-        return [_str(m) for m in members]
+        return [as_text(m) for m in members]
 
     async def transaction_count(self, station_id: str | None) -> int:
         return int(await self._redis.zcard(self._tx_index(station_id)))
@@ -89,8 +81,8 @@ class ReadModelStore:
         if not tx_keys:
             return []
         raws = await self._redis.mget([keys.transaction(k) for k in tx_keys])
-        return [None if raw is None else transaction_view(_str(raw)) for raw in raws]
+        return [None if raw is None else transaction_view(as_text(raw)) for raw in raws]
 
     async def transaction(self, station_id: str, transaction_id: str) -> TransactionView | None:
         raw = await self._redis.get(keys.transaction(tx_key(station_id, transaction_id)))
-        return None if raw is None else transaction_view(_str(raw))
+        return None if raw is None else transaction_view(as_text(raw))

@@ -25,6 +25,7 @@ from csms.domain.frames import OCPP2X, as_dict, as_int, as_str, inbound_call, pa
 from csms.domain.model import ConnectorStatus
 from csms.envelope import FrameEnvelope
 from csms.protocol.versions import OcppVersion
+from csms.text import as_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class StationState:
     @classmethod
     def from_fields(cls, station: str, hash_fields: Mapping[Any, Any]) -> StationState:
         """Parse a Redis hash (str or bytes keys/values); missing or bad fields take defaults."""
-        raw = {_text(k): _text(v) for k, v in hash_fields.items()}
+        raw = {as_text(k): as_text(v) for k, v in hash_fields.items()}
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name == "station" or f.name not in raw:
@@ -219,7 +220,3 @@ def _boot(st: StationState, env: FrameEnvelope, payload: dict[str, Any]) -> Stat
         serial=serial,
         boot_ts=env.ts,
     )
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from csms.infra import redis_keys
+from csms.text import as_text
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ async def route_of(redis: Redis, station: str) -> Route | None:
         return None
     conn = raw.get(b"conn") or raw.get("conn") or b""
     proto = raw.get(b"proto") or raw.get("proto") or b""
-    return Route(_text(gateway), _text(conn), _text(proto))
+    return Route(as_text(gateway), as_text(conn), as_text(proto))
 
 
 def new_call_id() -> str:
@@ -259,7 +260,3 @@ class CallBus:
         fut = self._waiting.get(reply.id)
         if fut is not None and not fut.done():
             fut.set_result(reply)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
