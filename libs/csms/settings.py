@@ -95,7 +95,8 @@ class Settings:
     kafka_partitions: int = 4
     kafka_linger_ms: int = 2
     # How long a produce request, and a batch whose partition has no leader, may wait: it must
-    # outlast a broker restart (see csms.infra.kafka.make_producer); 120 s = Java's default.
+    # outlast a broker restart (csms.infra.kafka.make_producer, and librdkafka's message.timeout.ms
+    # in services/gateway/kafka_sink.py); 120 s = Java's default delivery.timeout.ms.
     kafka_request_timeout_ms: int = 120_000
     topics: Topics = field(default_factory=Topics)
     redis_url: str = "redis://127.0.0.1:6379/0"

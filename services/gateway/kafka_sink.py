@@ -18,6 +18,7 @@ import contextlib
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -63,9 +64,9 @@ class LibrdkafkaSink:
         self._reports: deque[tuple[AckCallback, KafkaError | None]] = deque()
         self._running = False
         self._poller: threading.Thread | None = None
-        self._on_fatal: list[Any] = []
+        self._on_fatal: list[Callable[[str], None]] = []
 
-    def on_fatal(self, callback: Any) -> None:
+    def on_fatal(self, callback: Callable[[str], None]) -> None:
         """Call `callback(reason)` on the event loop once the client is unusable for good."""
         self._on_fatal.append(callback)
 

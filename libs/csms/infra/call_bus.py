@@ -220,7 +220,7 @@ class CallBus:
                     gateway=route.gateway,
                 )
             try:
-                return await asyncio.wait_for(asyncio.shield(fut), timeout_s + GRACE_S)
+                return await asyncio.wait_for(fut, timeout_s + GRACE_S)
             except TimeoutError:
                 return CallReply(
                     request.id,

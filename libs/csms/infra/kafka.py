@@ -41,7 +41,7 @@ def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
     * send() returns at once while the batch for the partition has room; when it is full, send()
       waits until the sender takes it, up to request_timeout_ms, then raises KafkaTimeoutError.
       send() also waits for the topic's metadata when it is unknown (never for a topic already
-      used). Callers bound these waits themselves (the gateway's FramePublisher does).
+      used). Callers bound these waits themselves.
     * A produce request to an unreachable leader is retried every retry_backoff_ms. But while a
       partition has no known leader, the sender asks for metadata again as soon as the previous
       attempt failed (no backoff in aiokafka 0.14), logging a warning each time: CPU and log
@@ -53,7 +53,7 @@ def make_producer(settings: Settings, *, client_id: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=True,
         compression_type="zstd",
-        # Small: the gateway answers a station only after the ack, so linger is added latency.
+        # Small: callers wait for the ack (the API before it answers), so linger is latency.
         linger_ms=settings.kafka_linger_ms,
         # Per partition: a full batch makes send() wait (backpressure). 256 KB of ~300-byte frames
         # is ~800 frames, enough for one partition's share of 20,000 frames/s at a few ms per
