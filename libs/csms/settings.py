@@ -85,8 +85,21 @@ class Topics:
         `commands` with their outcome)."""
         return f"{self.prefix}csms.audit"
 
+    @property
+    def policy(self) -> str:
+        """Decisions the CSMS takes about the network on its own (a zombie transaction closed
+        by policy): facts the projections fold like frames, so a replay repeats them."""
+        return f"{self.prefix}csms.policy"
+
     def all(self) -> list[str]:
-        return [self.frames, self.commands, self.transactions, self.status, self.audit]
+        return [
+            self.frames,
+            self.commands,
+            self.transactions,
+            self.status,
+            self.audit,
+            self.policy,
+        ]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ import uuid
 
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
-from services.processors.app import create_app, handle, kafka_brokers
+from services.processors.app import create_app, kafka_brokers
+from services.processors.pipeline import handle
 
 from csms.envelope import FrameEnvelope
 from csms.settings import Settings, Topics
