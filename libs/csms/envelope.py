@@ -17,10 +17,12 @@ import orjson
 ENVELOPE_VERSION = 1
 
 Direction = Literal["in", "out"]
-Kind = Literal["call", "result", "error", "connect", "disconnect"]
+# "policy": a decision the CSMS took on its own (on `csms.policy`, never on `ocpp.frames`):
+# `action` names it (e.g. CloseTransaction) and `frame` is its JSON payload.
+Kind = Literal["call", "result", "error", "connect", "disconnect", "policy"]
 
 DIRECTIONS: frozenset[str] = frozenset({"in", "out"})
-KINDS: frozenset[str] = frozenset({"call", "result", "error", "connect", "disconnect"})
+KINDS: frozenset[str] = frozenset({"call", "result", "error", "connect", "disconnect", "policy"})
 _REQUIRED = ("v", "id", "ts", "station", "gw", "conn", "proto", "dir", "kind", "uid", "action")
 
 

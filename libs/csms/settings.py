@@ -159,6 +159,15 @@ class Settings:
     api_command_timeout_s: float = 30.0  # how long a command waits for the station by default
     processors_app_id: str = "csms-processors"
     processors_web_port: int = 6066
+    # Zombie transactions (closed by the processors' policy, csms.domain.transactions): nothing
+    # heard of an active one for tx_zombie_after_s, or the station rebooted and the session
+    # never showed up again within tx_reboot_grace_s. Checked every tx_sweep_interval_s.
+    tx_zombie_after_s: int = 48 * 3600
+    tx_reboot_grace_s: int = 900
+    tx_sweep_interval_s: float = 60.0
+    # JSON file of 1.6 inference rules per vendor/model (csms.domain.inference16.RulesRegistry
+    # .from_dict); empty = the default rules for every station.
+    inference16_rules: str = ""
     analytics_group_id: str = "csms-analytics"
     analytics_batch_rows: int = 50_000
     analytics_batch_seconds: float = 0.5
@@ -235,6 +244,10 @@ class Settings:
             api_command_timeout_s=_env_float("API_COMMAND_TIMEOUT_S", base.api_command_timeout_s),
             processors_app_id=_env("PROCESSORS_APP_ID", base.processors_app_id),
             processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
+            tx_zombie_after_s=_env_int("TX_ZOMBIE_AFTER_S", base.tx_zombie_after_s),
+            tx_reboot_grace_s=_env_int("TX_REBOOT_GRACE_S", base.tx_reboot_grace_s),
+            tx_sweep_interval_s=_env_float("TX_SWEEP_INTERVAL_S", base.tx_sweep_interval_s),
+            inference16_rules=_env("INFERENCE16_RULES", base.inference16_rules),
             analytics_group_id=_env("ANALYTICS_GROUP_ID", base.analytics_group_id),
             analytics_batch_rows=_env_int("ANALYTICS_BATCH_ROWS", base.analytics_batch_rows),
             analytics_batch_seconds=_env_float(

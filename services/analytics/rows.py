@@ -46,13 +46,19 @@ TRANSACTIONS: Final = Table(
     "transactions",
     ("key", "station", "transaction_id", "proto", "evse", "connector", "id_token", "state",
      "started_ms", "ended_ms", "meter_start_wh", "meter_stop_wh", "meter_start_ms",
-     "meter_stop_ms", "energy_wh", "stop_reason", "updated_ms"),
+     "meter_stop_ms", "energy_wh", "stop_reason", "updated_ms", "charging_state",
+     "trigger_reason", "offline", "remote_start_uid", "closed_by", "flags", "charging_ms"),
+)  # fmt: skip
+TRANSACTION_EVENTS: Final = Table(
+    "transaction_events",
+    ("ts", "station", "proto", "evse", "connector", "transaction_id", "event_type",
+     "trigger_reason", "charging_state", "seq_no", "offline", "inferred", "id_token", "id"),
 )  # fmt: skip
 STATUS_EVENTS: Final = Table(
     "status_events",
     ("ts", "station", "evse", "connector", "status", "error_code", "proto", "event_id"),
 )
-TABLES: Final = (OCPP_FRAMES, METER_VALUES, TRANSACTIONS, STATUS_EVENTS)
+TABLES: Final = (OCPP_FRAMES, METER_VALUES, TRANSACTIONS, STATUS_EVENTS, TRANSACTION_EVENTS)
 
 # DateTime64(3) covers 1900..2299; epoch ms outside [0, 2300-01-01) is a broken clock, not data.
 _MAX_TS_MS: Final = 10_413_792_000_000
@@ -194,7 +200,8 @@ def _object(raw: bytes | None) -> dict[str, Any]:
 
 
 def transaction_row(d: dict[str, Any]) -> Row:
-    """A Transaction.to_dict() snapshot; defaults as in csms.domain.model.Transaction."""
+    """A csms.domain.transactions.snapshot(); defaults as in csms.domain.model.Transaction
+    (a snapshot of an older processor has no 2.x-style fields)."""
     try:
         return (
             _str(d["key"]),
@@ -214,9 +221,58 @@ def transaction_row(d: dict[str, Any]) -> Row:
             _float(d.get("energy_wh", 0.0)),
             _str(d.get("stop_reason", "")),
             _uint(d.get("updated_ms", 0), _MAX_UINT64),
+            _str(d.get("charging_state", "")),
+            _str(d.get("trigger_reason", "")),
+            1 if d.get("offline") is True else 0,
+            _str(d.get("remote_start_uid", "")),
+            _str(d.get("closed_by", "")),
+            _strings(d.get("flags")),
+            _charging_ms(d.get("charging_periods")),
         )
     except KeyError as exc:
         raise RowError(f"missing field {exc}") from exc
+
+
+def transaction_event_row(d: dict[str, Any]) -> Row:
+    """A neutral transaction event (csms.domain.transactions.neutral_event or an inferred 1.6
+    event, csms.domain.inference16.InferredEvent as published)."""
+    try:
+        seq_no = d.get("seq_no")
+        return (
+            _ts(d["ts_ms"]),
+            _str(d["station"]),
+            _str(d.get("proto", "")),
+            _uint(d.get("evse", 0)),
+            _uint(d.get("connector", 0)),
+            _str(d.get("transaction_id") or ""),
+            _str(d.get("event_type", "")),
+            _str(d.get("trigger_reason", "")),
+            _str(d.get("charging_state", "")),
+            None if seq_no is None else _uint(seq_no),
+            1 if d.get("offline") is True else 0,
+            1 if d.get("inferred") is True else 0,
+            _str(d.get("id_token", "")),
+            _str(d["id"]),
+        )
+    except KeyError as exc:
+        raise RowError(f"missing field {exc}") from exc
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [_str(v) for v in value]
+
+
+def _charging_ms(periods: Any) -> int:
+    """Milliseconds in Charging among closed periods (an open one has no end yet)."""
+    total = 0
+    for p in periods if isinstance(periods, list) else []:
+        if isinstance(p, dict) and p.get("state") == "Charging":
+            start, end = p.get("start_ms"), p.get("end_ms")
+            if isinstance(start, int) and isinstance(end, int) and end > start:
+                total += end - start
+    return min(total, _MAX_UINT64)
 
 
 def status_row(d: dict[str, Any]) -> Row:
@@ -245,7 +301,21 @@ def _route_json(raw: bytes | None, table: Table, build: Callable[[dict[str, Any]
 
 
 def route_transaction(raw: bytes | None) -> Routed:
-    return _route_json(raw, TRANSACTIONS, transaction_row)
+    """csms.transactions carries snapshots (`type` "transaction", or none from older
+    processors) and neutral events (`type` "event")."""
+    try:
+        d = _object(raw)
+    except RowError as exc:
+        return Routed(problem="bad_transactions", detail=str(exc))
+    if d.get("type") == "event":
+        table, build = TRANSACTION_EVENTS, transaction_event_row
+    else:
+        table, build = TRANSACTIONS, transaction_row
+    try:
+        row = build(d)
+    except RowError as exc:
+        return Routed(problem=f"bad_{table.name}", detail=str(exc))
+    return Routed(rows={table.name: [row]})
 
 
 def route_status(raw: bytes | None) -> Routed:

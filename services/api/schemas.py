@@ -7,7 +7,7 @@ null when the read model does not know them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -248,3 +248,149 @@ class IdTokenPage(BaseModel):
     offset: int
     next_offset: int | None = Field(description="offset of the next page; null when last")
     total: int | None = Field(description="number of id tokens; null when filters apply")
+
+
+# --- device model ----------------------------------------------------------------------------
+
+AttributeType = Literal["Actual", "Target", "MinSet", "MaxSet"]
+ReportAction = Literal["NotifyReport", "NotifyMonitoringReport"]
+
+
+class NodeStatus(BaseModel):
+    """The latest status a station, EVSE or connector reported (StatusNotification, or a 2.x
+    NotifyEvent of AvailabilityState)."""
+
+    status: str = Field(description="as reported: 1.6 and 2.x vocabularies are kept verbatim")
+    error_code: str | None = Field(description="1.6 errorCode; null for 2.x")
+    info: str | None
+    vendor_error_code: str | None
+    updated: IsoTime
+    source: str = Field(examples=["StatusNotification", "NotifyEvent"])
+
+
+class FaultView(BaseModel):
+    """An active fault of a node: a 1.6 errorCode or 2.x Faulted status, or a 2.x NotifyEvent
+    (Problem variable, techCode, Alerting) not yet cleared."""
+
+    code: str = Field(examples=["GroundFailure", "PE-LOST"])
+    info: str | None
+    since: IsoTime
+    source: str = Field(examples=["StatusNotification", "NotifyEvent"])
+
+
+class DeviceConnectorView(BaseModel):
+    connector_id: int
+    status: NodeStatus | None
+    faults: list[FaultView]
+
+
+class DeviceEvseView(BaseModel):
+    evse_id: int
+    status: NodeStatus | None = Field(description="EVSE-level availability (2.x)")
+    faults: list[FaultView]
+    connectors: list[DeviceConnectorView] = Field(description="ascending by id")
+
+
+class AttributeView(BaseModel):
+    type: AttributeType
+    value: str | None
+    mutability: str = Field(examples=["ReadWrite", "ReadOnly", "WriteOnly"])
+    persistent: bool
+    constant: bool
+    updated: IsoTime
+    source: str = Field(
+        description="the message that told it",
+        examples=["NotifyReport", "NotifyEvent", "GetConfiguration", "SetVariables"],
+    )
+
+
+class MonitorView(BaseModel):
+    id: int
+    type: str = Field(examples=["UpperThreshold", "Delta", "Periodic"])
+    value: float
+    severity: int
+    transaction: bool
+
+
+class EventView(BaseModel):
+    """The last NotifyEvent eventData of a variable."""
+
+    event_id: int
+    timestamp: IsoTime
+    trigger: str = Field(examples=["Alerting", "Delta", "Periodic"])
+    actual_value: str
+    notification_type: str | None
+    cleared: bool
+    tech_code: str | None
+    tech_info: str | None
+    cause: int | None
+    transaction_id: str | None
+    monitor_id: int | None
+
+
+class VariableView(BaseModel):
+    component: str
+    component_instance: str | None
+    variable: str
+    variable_instance: str | None
+    evse_id: int | None
+    connector_id: int | None
+    v16_key: str | None = Field(
+        description="the OCPP 1.6 configuration key it was read from (1.6 stations); keys "
+        "without a standard 2.x equivalent are variables of component OCPP16"
+    )
+    attributes: list[AttributeView] = Field(description="Actual, Target, MinSet, MaxSet")
+    characteristics: dict[str, Any] = Field(
+        description="variableCharacteristics: unit, dataType, minLimit, maxLimit, valuesList, "
+        "supportsMonitoring"
+    )
+    monitors: list[MonitorView]
+    last_event: EventView | None
+
+
+class MetricView(BaseModel):
+    """The latest sample outside a transaction of one measurand / phase / location."""
+
+    evse_id: int = Field(description="0 = the station's main meter")
+    connector_id: int
+    measurand: str
+    phase: str | None
+    location: str | None
+    value: float
+    unit: str | None
+    context: str | None
+    timestamp: IsoTime
+
+
+class ReportView(BaseModel):
+    """The parts received of a multi-part report (a GetBaseReport / GetReport answer)."""
+
+    action: ReportAction
+    request_id: int
+    seq_nos: list[int] = Field(description="parts received, by seqNo")
+    complete: bool = Field(description="every part up to the last (tbc false) has arrived")
+    generated: IsoTime
+
+
+class DeviceModelView(BaseModel):
+    """A station's device model: Station -> EVSE -> Connector tree with status, availability and
+    active faults per node, its components/variables, metrics outside transactions and the
+    progress of its reports. 1.6 stations are mapped: connector N is EVSE N / connector 1."""
+
+    id: str
+    protocol: str | None
+    online: bool
+    last_seen: IsoTime
+    vendor: str | None
+    model: str | None
+    firmware: str | None
+    serial: str | None
+    boot_time: IsoTime
+    status: NodeStatus | None = Field(description="the station's own status (1.6 connector 0)")
+    faults: list[FaultView] = Field(description="active faults of the station as a whole")
+    evses: list[DeviceEvseView] = Field(description="ascending by id")
+    variables: list[VariableView] = Field(
+        description="ordered by component, instance, EVSE, connector, variable"
+    )
+    metrics: list[MetricView]
+    reports: list[ReportView]

@@ -58,6 +58,17 @@ class ReadModelStore:
             return None
         return station_detail(station_id, _str_map(fields), _str_map(connectors))
 
+    async def device_model(self, station_id: str) -> tuple[str | None, dict[str, str], bool]:
+        """(the stored device model JSON, the live station hash, whether the network has seen
+        the station), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.device_model(station_id))
+            pipe.hgetall(keys.station(station_id))
+            pipe.sismember(keys.STATIONS, station_id)
+            raw, fields, member = await pipe.execute()
+        seen = bool(raw is not None or fields or member)
+        return (None if raw is None else as_text(raw)), _str_map(fields), seen
+
     @staticmethod
     def _tx_index(station_id: str | None) -> str:
         return keys.TRANSACTIONS if station_id is None else keys.station_transactions(station_id)

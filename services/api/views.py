@@ -9,19 +9,33 @@ skipped and logged rather than failing the whole response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from csms.domain import device_model as dm
 from services.api.schemas import (
+    AttributeType,
+    AttributeView,
     ConnectorView,
+    DeviceConnectorView,
+    DeviceEvseView,
+    DeviceModelView,
+    EventView,
     EvseView,
+    FaultView,
+    MetricView,
+    MonitorView,
+    NodeStatus,
+    ReportAction,
+    ReportView,
     StationDetail,
     StationStatus,
     StationSummary,
     TransactionView,
+    VariableView,
 )
 
 log = logging.getLogger(__name__)
@@ -201,4 +215,202 @@ def transaction_view(raw: str) -> TransactionView | None:
         energy_wh=_float_or_none(tx.get("energy_wh")) or 0.0,
         stop_reason=_text(tx.get("stop_reason")),
         updated=iso_ms(parse_ms(tx.get("updated_ms"))),
+    )
+
+
+# --- device model ------------------------------------------------------------------------------
+
+_ATTRIBUTE_ORDER: tuple[AttributeType, ...] = ("Actual", "Target", "MinSet", "MaxSet")
+_REPORT_ACTIONS: dict[str, ReportAction] = {
+    "NotifyReport": "NotifyReport",
+    "NotifyMonitoringReport": "NotifyMonitoringReport",
+}
+
+
+def parse_device_model(station_id: str, raw: str) -> dm.DeviceModel | None:
+    """The stored JSON of DeviceModel.to_dict(); None (logged) when malformed."""
+    data = _load_json_object(raw, f"device model of {station_id!r}")
+    if data is None:
+        return None
+    try:
+        return dm.DeviceModel.from_dict(data)
+    except (ValueError, TypeError):
+        log.warning("skipping malformed device model of %r", station_id)
+        return None
+
+
+def _node_status(status: dm.Status | None) -> NodeStatus | None:
+    if status is None:
+        return None
+    return NodeStatus(
+        status=status.status,
+        error_code=_text(status.error_code),
+        info=_text(status.info),
+        vendor_error_code=_text(status.vendor_error_code),
+        updated=iso_ms(status.ts_ms),
+        source=status.source,
+    )
+
+
+def _faults(faults: Mapping[str, dm.Fault]) -> list[FaultView]:
+    """The active faults, oldest first (ended ones are kept in the model as tombstones)."""
+    active = sorted((f for f in faults.values() if f.active), key=lambda f: (f.ts_ms, f.code))
+    return [
+        FaultView(code=f.code, info=_text(f.info), since=iso_ms(f.ts_ms), source=f.source)
+        for f in active
+    ]
+
+
+def _evse_view(node: dm.EvseNode) -> DeviceEvseView:
+    return DeviceEvseView(
+        evse_id=node.id,
+        status=_node_status(node.status),
+        faults=_faults(node.faults),
+        connectors=[
+            DeviceConnectorView(
+                connector_id=c.id, status=_node_status(c.status), faults=_faults(c.faults)
+            )
+            for _, c in sorted(node.connectors.items())
+        ],
+    )
+
+
+def _event_view(event: dm.Event | None) -> EventView | None:
+    if event is None:
+        return None
+    return EventView(
+        event_id=event.event_id,
+        timestamp=iso_ms(event.ts_ms),
+        trigger=event.trigger,
+        actual_value=event.actual_value,
+        notification_type=_text(event.notification_type),
+        cleared=event.cleared,
+        tech_code=_text(event.tech_code),
+        tech_info=_text(event.tech_info),
+        cause=event.cause,
+        transaction_id=_text(event.transaction_id),
+        monitor_id=event.monitor_id,
+    )
+
+
+def _variable_view(var: dm.Variable) -> VariableView:
+    return VariableView(
+        component=var.component,
+        component_instance=_text(var.component_instance),
+        variable=var.variable,
+        variable_instance=_text(var.variable_instance),
+        evse_id=var.evse,
+        connector_id=var.connector,
+        v16_key=_text(var.v16_key),
+        attributes=[
+            AttributeView(
+                type=kind,
+                value=a.value,
+                mutability=a.mutability,
+                persistent=a.persistent,
+                constant=a.constant,
+                updated=iso_ms(a.ts_ms),
+                source=a.source,
+            )
+            for kind in _ATTRIBUTE_ORDER
+            if (a := var.attributes.get(kind)) is not None
+        ],
+        characteristics=dict(var.characteristics),
+        monitors=[
+            MonitorView(
+                id=m.id, type=m.type, value=m.value, severity=m.severity, transaction=m.transaction
+            )
+            for m in sorted(var.monitors.values(), key=lambda m: m.id)
+        ],
+        last_event=_event_view(var.last_event),
+    )
+
+
+def _variable_order(var: dm.Variable) -> tuple[str, str, int, int, str, str]:
+    return (
+        var.component.lower(),
+        var.component_instance.lower(),
+        -1 if var.evse is None else var.evse,
+        -1 if var.connector is None else var.connector,
+        var.variable.lower(),
+        var.variable_instance.lower(),
+    )
+
+
+def _metric_view(m: dm.Metric) -> MetricView:
+    return MetricView(
+        evse_id=m.evse,
+        connector_id=m.connector,
+        measurand=m.measurand,
+        phase=_text(m.phase),
+        location=_text(m.location),
+        value=m.value,
+        unit=_text(m.unit),
+        context=_text(m.context),
+        timestamp=iso_ms(m.ts_ms),
+    )
+
+
+def _report_view(r: dm.ReportProgress) -> ReportView | None:
+    action = _REPORT_ACTIONS.get(r.action)
+    if action is None:
+        return None
+    return ReportView(
+        action=action,
+        request_id=r.request_id,
+        seq_nos=list(r.seq_nos),
+        complete=r.complete,
+        generated=iso_ms(r.generated_ms),
+    )
+
+
+def variable_filter(component: str | None, variable: str | None) -> Callable[[dm.Variable], bool]:
+    """Case-insensitive match on the component and/or variable name (instances not included)."""
+    comp, name = (component or "").lower(), (variable or "").lower()
+
+    def keep(var: dm.Variable) -> bool:
+        return (not comp or var.component.lower() == comp) and (
+            not name or var.variable.lower() == name
+        )
+
+    return keep
+
+
+def device_model_view(
+    station_id: str,
+    model: dm.DeviceModel | None,
+    fields: Mapping[str, str],
+    keep: Callable[[dm.Variable], bool] | None = None,
+) -> DeviceModelView:
+    """The API's device model; `fields` (the live station hash) wins for online/last_seen and
+    for whatever the model does not know yet."""
+    m = model if model is not None else dm.DeviceModel.new(station_id)
+    info = m.info
+    live_seen = parse_ms(fields.get("last_seen")) or 0
+    variables = sorted(
+        (v for v in m.variables.values() if keep is None or keep(v)), key=_variable_order
+    )
+    reports = [_report_view(r) for _, r in sorted(m.reports.items())]
+    return DeviceModelView(
+        id=station_id,
+        protocol=_text(fields.get("protocol")) or _text(info.protocol),
+        online=fields.get("online") == "1" if "online" in fields else info.online,
+        last_seen=iso_ms(max(info.last_seen, live_seen)),
+        vendor=_text(fields.get("vendor")) or _text(info.vendor),
+        model=_text(fields.get("model")) or _text(info.model),
+        firmware=_text(fields.get("firmware")) or _text(info.firmware),
+        serial=_text(fields.get("serial")) or _text(info.serial),
+        boot_time=iso_ms(max(info.boot_ts, parse_ms(fields.get("boot_ts")) or 0)),
+        status=_node_status(m.status),
+        faults=_faults(m.faults),
+        evses=[_evse_view(e) for _, e in sorted(m.evses.items())],
+        variables=[_variable_view(v) for v in variables],
+        metrics=[
+            _metric_view(x)
+            for x in sorted(
+                m.metrics.values(),
+                key=lambda x: (x.evse, x.connector, x.measurand, x.phase, x.location),
+            )
+        ],
+        reports=[r for r in reports if r is not None],
     )

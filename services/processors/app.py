@@ -4,6 +4,8 @@
   `csms.transactions` (key = station, value = orjson of Transaction.to_dict()).
 * `status` - station and connector status -> Redis, and every changed ConnectorStatus on
   `csms.status` (key = station, value = orjson of dataclasses.asdict(ConnectorStatus)).
+* `device_model` - each station's device model (services.processors.device_models) -> Redis
+  `csms:dm:<station>`; publishes nothing.
 
 Processors never write ClickHouse: the analytics sink consumes those topics. Each agent decodes,
 calls the pure projection and writes the result; a bad envelope or a projection bug is logged,
@@ -23,9 +25,12 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
+from csms.clock import system_clock
 from csms.infra.redis_client import make_redis
 from csms.settings import LOCAL_STATE_DIR, Settings
-from services.processors.pipeline import Processors, handle
+from services.processors.device_models import RedisDeviceModelStore
+from services.processors.inference import RedisInferenceStore, load_rules
+from services.processors.pipeline import Processors, ZombiePolicy, handle
 from services.processors.stores import RedisStationStore, RedisTransactionStore
 
 log = logging.getLogger(__name__)
@@ -78,10 +83,25 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
         FaustOutputs(app),
         transactions=RedisTransactionStore(client),
         stations=RedisStationStore(client),
+        device_models=RedisDeviceModelStore(client),
+        inference=RedisInferenceStore(client),
+        rules=load_rules(settings.inference16_rules),
+        policy=ZombiePolicy(
+            idle_after_ms=settings.tx_zombie_after_s * 1000,
+            reboot_grace_ms=settings.tx_reboot_grace_s * 1000,
+        ),
     )
-    frames = app.topic(settings.topics.frames, **RAW)
+    # Every agent reads the frames and the CSMS's own policy decisions (which only the
+    # transactions step acts on): one input set, so a replay of both topics is the live run.
+    inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
     for name, step in processors.steps.items():
-        app.agent(frames, name=name)(_agent(name, step))
+        app.agent(inputs, name=name)(_agent(name, step))
+
+    async def sweep_zombies() -> None:
+        await processors.sweep_zombies(system_clock())
+
+    # on_leader: one worker of the group decides, not every replica.
+    app.timer(settings.tx_sweep_interval_s, on_leader=True)(sweep_zombies)
 
     async def metrics(self: View, request: Request) -> Response:
         # aiohttp refuses a charset inside content_type=, so the full type goes in the header.

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -19,8 +20,12 @@ from prometheus_client import Counter
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from csms.envelope import EnvelopeError, FrameEnvelope, decode
+from csms.domain import transactions as txp
+from csms.domain.inference16 import RulesRegistry
+from csms.envelope import EnvelopeError, FrameEnvelope, decode, new_event_id
 from csms.settings import Topics
+from services.processors.device_models import DeviceModelStore, project_device_model
+from services.processors.inference import InferenceStore, project_inference
 from services.processors.projections import (
     StationStore,
     TransactionStore,
@@ -40,6 +45,11 @@ PUBLISHED = Counter(
 )
 REDIS_RETRIES = Counter(
     "csms_processor_redis_retries_total", "Redis calls retried while Redis was unreachable."
+)
+
+ZOMBIES = Counter(
+    "csms_processor_zombie_transactions_closed_total",
+    "Active transactions closed by the zombie policy (csms.policy CloseTransaction).",
 )
 
 _MAX_BACKOFF_S = 5.0
@@ -64,25 +74,39 @@ class Processors:
         *,
         transactions: TransactionStore,
         stations: StationStore,
+        device_models: DeviceModelStore,
+        inference: InferenceStore,
+        rules: RulesRegistry | None = None,
+        policy: ZombiePolicy | None = None,
     ) -> None:
         self.topics = topics
         self.outputs = outputs
         self.transactions = transactions
         self.stations = stations
+        self.device_models = device_models
+        self.inference = inference
+        self.rules = rules if rules is not None else RulesRegistry()
+        self.policy = policy if policy is not None else ZombiePolicy()
 
     @property
     def steps(self) -> dict[str, Step]:
         """Agent name -> step; each agent consumes the frames topic from its own offsets."""
-        return {"transactions": self.on_transactions, "status": self.on_status}
+        return {
+            "transactions": self.on_transactions,
+            "status": self.on_status,
+            "device_model": self.on_device_model,
+            "inference16": self.on_inference16,
+        }
 
     async def on_transactions(self, env: FrameEnvelope) -> bool:
-        tx = await project_transaction(env, self.transactions)
-        if tx is None:
-            return False
-        value = orjson.dumps(tx.to_dict())
-        await self.outputs.send(self.topics.transactions, tx.station.encode(), value)
-        PUBLISHED.labels("transactions").inc()
-        return True
+        projected = await project_transaction(env, self.transactions)
+        topic = self.topics.transactions
+        for tx in projected.snapshots:
+            await self.outputs.send(topic, tx.station.encode(), orjson.dumps(txp.snapshot(tx)))
+        for event in projected.events:
+            await self.outputs.send(topic, env.station.encode(), orjson.dumps(event))
+        PUBLISHED.labels("transactions").inc(len(projected.snapshots) + len(projected.events))
+        return bool(projected)
 
     async def on_status(self, env: FrameEnvelope) -> bool:
         changed = await project_status(env, self.stations)
@@ -91,6 +115,48 @@ class Processors:
             await self.outputs.send(self.topics.status, status.station.encode(), value)
             PUBLISHED.labels("status").inc()
         return bool(changed)  # the outcome counts published statuses, not station-hash writes
+
+    async def on_device_model(self, env: FrameEnvelope) -> bool:
+        return await project_device_model(env, self.device_models)  # Redis only: no topic
+
+    async def on_inference16(self, env: FrameEnvelope) -> bool:
+        events = await project_inference(env, self.inference, self.rules)
+        for event in events:
+            value = orjson.dumps(event)
+            await self.outputs.send(self.topics.transactions, env.station.encode(), value)
+        PUBLISHED.labels("inference16").inc(len(events))
+        return bool(events)
+
+    async def sweep_zombies(self, now_ms: int) -> int:
+        """Close by policy the active transactions the station has let go silent: one
+        `csms.policy` envelope each, which the transactions step folds like a frame (so a
+        replay closes them the same way). Returns how many were closed."""
+        p = self.policy
+        horizon = now_ms - min(p.idle_after_ms, p.reboot_grace_ms)
+        closed = 0
+        for key in await self.transactions.stale_keys(horizon, p.batch):
+            tx = await self.transactions.load(key)
+            if tx is None:
+                continue
+            reason = txp.zombie_reason(
+                tx, now_ms, idle_after_ms=p.idle_after_ms, reboot_grace_ms=p.reboot_grace_ms
+            )
+            if not reason:
+                continue
+            env = txp.policy_close(tx, reason, now_ms, new_event_id(now_ms))
+            await self.outputs.send(self.topics.policy, tx.station.encode(), env.encode())
+            closed += 1
+        ZOMBIES.inc(closed)
+        return closed
+
+
+@dataclass(frozen=True, slots=True)
+class ZombiePolicy:
+    """When the processors close a transaction the station never closed (Settings.tx_*)."""
+
+    idle_after_ms: int = 48 * 3_600_000
+    reboot_grace_ms: int = 900_000
+    batch: int = 1000  # transactions looked at per sweep, oldest sign of life first
 
 
 async def handle(agent: str, raw: object, step: Step) -> None:

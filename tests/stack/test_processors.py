@@ -52,6 +52,26 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN = "from csms.settings import Settings; from services.processors.main import run; "
 RUN += "run(Settings.from_env())"
 MIN = 60_000
+CORE = [
+    "key",
+    "station",
+    "transaction_id",
+    "proto",
+    "evse",
+    "connector",
+    "id_token",
+    "state",
+    "started_ms",
+    "ended_ms",
+    "meter_start_wh",
+    "meter_stop_wh",
+    "meter_start_ms",
+    "meter_stop_ms",
+    "energy_wh",
+    "stop_reason",
+    "updated_ms",
+    "last_event_id",
+]
 # Liveness bounds for a loaded 2-core machine (a faust worker joins its group in seconds).
 DEADLINE_S = 120.0
 
@@ -106,6 +126,9 @@ async def worker(tmp_path: Path) -> AsyncIterator[Worker]:
         "REDIS_URL": REDIS_URL,
         "PROCESSORS_APP_ID": f"csms-processors-test-{run_id}",
         "PROCESSORS_WEB_PORT": str(web_port),
+        # The zombie policy at test speed: a rebooted station's silent session closes at once.
+        "TX_REBOOT_GRACE_S": "1",
+        "TX_SWEEP_INTERVAL_S": "0.5",
     }
     settings = Settings(
         kafka_bootstrap=KAFKA,
@@ -372,7 +395,7 @@ async def test_processors_project_16_and_201_sessions(
         assert connectors16["0/0"]["ts_ms"] == envs16[2].ts  # no timestamp sent: receive time
 
         tx16_json = await _get_json(redis, keys.transaction(key16))
-        assert tx16_json == {
+        assert {k: tx16_json[k] for k in CORE} == {
             "key": key16,
             "station": st16,
             "transaction_id": str(tx16),
@@ -392,6 +415,14 @@ async def test_processors_project_16_and_201_sessions(
             "updated_ms": envs16[8].ts,
             "last_event_id": envs16[8].id,
         }
+        assert (tx16_json["charging_state"], tx16_json["trigger_reason"]) == (
+            "Charging",
+            "EVCommunicationLost",
+        )
+        assert (tx16_json["started_seen"], tx16_json["stops"]) == (
+            True,
+            [[T0 + 61 * MIN, 131_250.0]],
+        )
         assert await redis.zscore(keys.station_transactions(st16), key16) == T0 + MIN
         assert await redis.zscore(keys.TRANSACTIONS, key16) == T0 + MIN
         start_uid = envs16[4].uid
@@ -438,26 +469,61 @@ async def test_processors_project_16_and_201_sessions(
 
         # --- the snapshots on csms.transactions and csms.status -------------------------------
         async def snapshots_done() -> bool:
-            states = [(t["key"], t["state"]) for t in outputs.transactions]
+            states = [(t.get("key"), t["state"]) for t in outputs.transactions if "state" in t]
             return (key16, "ended") in states and (key201, "ended") in states
 
         await _until("transaction snapshots", snapshots_done, worker)
-        mine16 = [t for t in outputs.transactions if t["key"] == key16]
-        mine201 = [t for t in outputs.transactions if t["key"] == key201]
-        # One snapshot per change: created by the CALLRESULT, MeterValues, StopTransaction.
-        assert [(t["state"], t["energy_wh"]) for t in mine16] == [
-            ("active", 0.0),
-            ("active", 3_400.0),
-            ("ended", 11_250.0),
+        snapshots = [t for t in outputs.transactions if t["type"] == "transaction"]
+        mine16 = [t for t in snapshots if t["key"] == key16]
+        mine201 = [t for t in snapshots if t["key"] == key201]
+        # One snapshot per change: created by the CALLRESULT, the Charging status, MeterValues,
+        # StopTransaction.
+        assert [(t["state"], t["energy_wh"], t["charging_state"]) for t in mine16] == [
+            ("active", 0.0, ""),
+            ("active", 0.0, "Charging"),
+            ("active", 3_400.0, "Charging"),
+            ("ended", 11_250.0, "Charging"),
         ]
-        assert mine16[-1] == tx16_json
+        assert {k: mine16[-1][k] for k in tx16_json} == tx16_json
+        assert (mine16[-1]["closed_by"], mine16[-1]["flags"]) == ("station", [])
         assert [(t["state"], t["energy_wh"], t["id_token"]) for t in mine201] == [
             ("active", 0.0, ""),
             ("active", 0.0, "AABBCCDD"),
             ("active", 2_750.0, "AABBCCDD"),
             ("ended", 6_000.0, "AABBCCDD"),
         ]
-        assert mine201[-1] == tx201_json
+        assert {k: mine201[-1][k] for k in tx201_json} == tx201_json
+
+        # --- neutral events: 2.0.1 as sent, 1.6 inferred ------------------------------------
+        async def events_done() -> bool:
+            return any(
+                e["type"] == "event"
+                and e["station"] == st16
+                and e["trigger_reason"] == "EVCommunicationLost"
+                for e in outputs.transactions
+            )
+
+        await _until("inferred events", events_done, worker)
+        events = [e for e in outputs.transactions if e["type"] == "event"]
+        native = [
+            (e["seq_no"], e["trigger_reason"], e["inferred"])
+            for e in events
+            if e["station"] == st201
+        ]
+        assert native == [
+            (0, "CablePluggedIn", False),
+            (1, "Authorized", False),
+            (2, "MeterValuePeriodic", False),
+            (3, "StopAuthorized", False),
+        ]
+        inferred = [
+            (e["trigger_reason"], e["charging_state"]) for e in events if e["station"] == st16
+        ]
+        assert inferred[:2] == [("CablePluggedIn", "EVConnected"), ("Authorized", "EVConnected")]
+        assert ("ChargingStateChanged", "Charging") in inferred
+        assert all(
+            e["inferred"] and e["proto"] == "ocpp1.6" for e in events if e["station"] == st16
+        )
         topics = worker.settings.topics
         assert {k for t, k in outputs.keys if t == topics.transactions} >= {
             st16.encode(),
@@ -511,7 +577,7 @@ async def test_processors_project_16_and_201_sessions(
         await _publish(worker.settings, envs16 + envs201 + sentinels)
 
         async def sentinels_done() -> bool:
-            tx_keys = {t["key"] for t in outputs.transactions}
+            tx_keys = {t.get("key") for t in outputs.transactions}
             status_keys = {(s["station"], s["evse"]) for s in outputs.status}
             return {f"{st16}/{tx16 + 1}", f"{st201}/sentinel"} <= tx_keys and {
                 (st16, 2),
@@ -521,12 +587,12 @@ async def test_processors_project_16_and_201_sessions(
         await _until("the sentinels", sentinels_done, worker)
         # One key, one partition, one agent: all before the sentinels has been processed and,
         # on the output topics, consumed here.
-        again = outputs.transactions[before_tx:]
+        again = [t for t in outputs.transactions[before_tx:] if t["type"] == "transaction"]
         assert sorted((t["key"] for t in again), key=str) == sorted(
             [key16, key201, f"{st16}/{tx16 + 1}", f"{st201}/sentinel"], key=str
         )
-        assert [t for t in again if t["key"] == key16] == [tx16_json]
-        assert [t for t in again if t["key"] == key201] == [tx201_json]
+        assert [{k: t[k] for k in tx16_json} for t in again if t["key"] == key16] == [tx16_json]
+        assert [{k: t[k] for k in tx201_json} for t in again if t["key"] == key201] == [tx201_json]
         assert await _get_json(redis, keys.transaction(key16)) == tx16_json
         assert await _get_json(redis, keys.transaction(key201)) == tx201_json
         again_status = [s for s in outputs.status[before_status:] if s["evse"] != 2]
@@ -574,5 +640,73 @@ async def test_a_bad_envelope_does_not_stop_the_processors(
         await _until("the good frame after the bad ones", status_written, worker)
         assert worker.proc.poll() is None
         assert await worker.stop() == 0, worker.log()
+    finally:
+        await _cleanup(redis, [station])
+
+
+async def test_a_session_lost_in_a_reboot_is_closed_by_policy_through_kafka(
+    worker: Worker, outputs: Outputs, redis: Redis
+) -> None:
+    """Start a 1.6 session, reboot the station, say nothing more: the worker's zombie sweep
+    (grace 1 s here) publishes a CloseTransaction on csms.policy, the transactions agent folds
+    it back, and the read model and csms.transactions show the transaction closed by policy."""
+    station = f"CPZ-{uuid.uuid4().hex[:6]}"
+    tx_id = int(uuid.uuid4().int % 900_000) + 100_000
+    key = f"{station}/{tx_id}"
+    s = Session(station, "ocpp1.6", conn=f"conn-{uuid.uuid4().hex[:6]}", gw="gw-test")
+    start = s.call("StartTransaction", start16(1, "TAG-Z", 5_000, T0))
+    envs = [
+        s.connect(),
+        start,
+        s.result(start, start16_result(tx_id)),
+        s.call("StatusNotification", status16(1, "Charging", ts=T0 + 1_000)),
+        s.call("BootNotification", boot16(serial=f"SN-{station}")),
+    ]
+    try:
+        await _publish(worker.settings, envs)
+
+        async def closed() -> bool:
+            tx = await _get_json(redis, keys.transaction(key)) or {}
+            return tx.get("state") == "ended"
+
+        await _until("the policy close", closed, worker)
+        tx = await _get_json(redis, keys.transaction(key))
+        assert (tx["stop_reason"], tx["policy_reason"], tx["boot_ms"]) == (
+            "StationRebooted",
+            "StationRebooted",
+            envs[-1].ts,
+        )
+        assert not await redis.sismember(keys.station_active_transactions(station), key)
+        assert await redis.zscore(keys.ACTIVE_TRANSACTIONS, key) is None
+
+        async def published() -> bool:
+            return any(
+                t.get("key") == key and t.get("closed_by") == "policy" for t in outputs.transactions
+            )
+
+        await _until("the closed snapshot", published, worker)
+        final = [t for t in outputs.transactions if t.get("key") == key][-1]
+        assert "closed_by_policy" in final["flags"] and "rebooted" in final["flags"]
+        # The decision itself is on csms.policy, where a replay finds it.
+        consumer = AIOKafkaConsumer(
+            worker.settings.topics.policy,
+            bootstrap_servers=KAFKA,
+            group_id=None,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            batch = await consumer.getmany(timeout_ms=5_000)
+        finally:
+            await consumer.stop()
+        decisions = [orjson.loads(m.value or b"{}") for msgs in batch.values() for m in msgs]
+        mine = [d for d in decisions if d["station"] == station]
+        assert [(d["kind"], d["action"], orjson.loads(d["frame"])) for d in mine][:1] == [
+            (
+                "policy",
+                "CloseTransaction",
+                {"transaction_id": str(tx_id), "reason": "StationRebooted"},
+            )
+        ]
     finally:
         await _cleanup(redis, [station])

@@ -311,7 +311,7 @@ def infer_all(
     events: list[InferredEvent] = []
     for frame in frames:
         if isinstance(rules, RulesRegistry):
-            boot = _boot(frame)
+            boot = boot_model(frame)
             if boot is not None:
                 station_rules[frame.station] = rules.rules_for(*boot)
             active = station_rules.get(frame.station, rules.default)
@@ -329,7 +329,8 @@ def infer_all(
     return events
 
 
-def _boot(frame: FrameEnvelope) -> tuple[str, str] | None:
+def boot_model(frame: FrameEnvelope) -> tuple[str, str] | None:
+    """(vendor, model) of a 1.6 BootNotification CALL, else None."""
     msg = frame.ocpp_message()
     if frame.dir != "in" or frame.kind != "call" or msg is None or len(msg) < 4:
         return None
@@ -585,3 +586,40 @@ _RESULTS: dict[str, _Handler] = {
     "Authorize": _Step.authorize_result,
     "StartTransaction": _Step.start_result,
 }
+
+
+def event_record(event: InferredEvent) -> dict[str, Any]:
+    """An inferred event as published on csms.transactions, in the neutral event shape of
+    csms.domain.transactions.neutral_event (1.6 connector N = EVSE N / connector 1)."""
+    return {
+        "type": "event",
+        "id": f"{event.source_event_id}/{event.connector_id}/{event.trigger_reason}",
+        "station": event.station,
+        "proto": OcppVersion.V16.value,
+        "evse": event.evse_id,
+        "connector": 1,
+        "transaction_id": event.transaction_id or "",
+        "event_type": "",
+        "trigger_reason": event.trigger_reason,
+        "charging_state": event.charging_state,
+        "ts_ms": event.ts_ms,
+        "seq_no": None,
+        "offline": event.offline,
+        "id_token": event.id_token,
+        "inferred": True,
+        "source_event_id": event.source_event_id,
+    }
+
+
+def relevant(frame: FrameEnvelope) -> bool:
+    """Whether the fold may react to this envelope at all (cheap, before loading any state):
+    a connect, a BootNotification, or a frame some rule reads. Heartbeats, DataTransfer and the
+    station's answers to other CSMS calls are not."""
+    if frame.proto != OcppVersion.V16 or frame.err:
+        return False
+    if frame.kind == "connect":
+        return True
+    if frame.kind == "call":
+        table = _IN_CALLS if frame.dir == "in" else _OUT_CALLS
+        return frame.action in table or (frame.dir == "in" and frame.action == "BootNotification")
+    return frame.dir == "out" and frame.kind in ("result", "error") and frame.action in _RESULTS

@@ -8,7 +8,7 @@ Pure data: no I/O library is imported here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -39,9 +39,11 @@ class Transaction:
 
     `key` is `<station>/<transaction_id>`: 1.6 ids are integers allocated by the CSMS, 2.x ids
     are strings chosen by the station and unique only per station.
-    `meter_start_wh` / `meter_stop_wh` are the earliest / latest Energy.Active.Import.Register
+    `meter_start_wh` / `meter_stop_wh` are the baseline / latest Energy.Active.Import.Register
     readings (station clock in `meter_start_ms` / `meter_stop_ms`); while the transaction is
-    active `meter_stop_wh` is the latest reading so far. See csms.domain.transactions.
+    active `meter_stop_wh` is the latest reading so far. The baseline is the earliest reading,
+    except a 0 Wh start that cannot be a real baseline (see csms.domain.transactions).
+    Lists are kept sorted and bounded so that the fold stays a monotone merge.
     """
 
     key: str
@@ -59,18 +61,40 @@ class Transaction:
     meter_start_ms: int = 0
     meter_stop_ms: int = 0
     energy_wh: float = 0.0
-    stop_reason: str = ""
+    stop_reason: str = ""  # the station's reason, else the policy's
     updated_ms: int = 0
     # The envelope that last changed this transaction: when exactly that frame is redelivered,
     # its snapshot is published again, since a crash may have lost it after Redis was written.
     last_event_id: str = ""
+    # --- what 2.x says (1.6: inferred from StatusNotification) -------------------------------
+    charging_state: str = ""  # 2.0.1 ChargingStateEnumType, the latest by station time
+    trigger_reason: str = ""  # 2.0.1 TriggerReasonEnumType of the latest event
+    trigger_ms: int = 0
+    offline: bool = False  # some of it happened while the station was offline
+    seq_ranges: list[list[int]] = field(default_factory=list)  # 2.x seqNos seen, [first, last]
+    state_changes: list[list[Any]] = field(default_factory=list)  # [ts_ms, charging_state]
+    remote_start_id: int | None = None  # 2.x remoteStartId
+    remote_start_uid: str = ""  # message id of the CSMS's Remote/RequestStartTransaction CALL
+    # --- how it was observed ------------------------------------------------------------------
+    started_seen: bool = False  # a start event (1.6 StartTransaction, 2.x Started) was seen
+    stops: list[list[Any]] = field(default_factory=list)  # distinct stops [ts_ms, meter Wh|None]
+    station_stop_reason: str = ""
+    policy_reason: str = ""  # closed by the CSMS's policy (zombie), when the station never did
+    policy_ms: int = 0
+    boot_ms: int = 0  # the station rebooted while this transaction was active (gateway clock)
+    activity_ms: int = 0  # the last frame of the transaction itself (gateway clock)
+    first_reading_wh: float | None = None  # the earliest energy reading, even a suspect 0 Wh
+    first_reading_ms: int = 0
+    first_positive_wh: float | None = None  # the earliest reading above 0 Wh
+    first_positive_ms: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Transaction:
-        """Inverse of to_dict; unknown keys (a newer writer's fields) are ignored."""
+        """Inverse of to_dict; unknown keys (a newer writer's fields, or derived views) are
+        ignored."""
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 

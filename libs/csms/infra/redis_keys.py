@@ -39,6 +39,28 @@ def transaction(tx_key: str) -> str:
     return f"{PREFIX}:tx:{tx_key}"
 
 
+def station_active_transactions(station_id: str) -> str:
+    """Set: keys of the station's active transactions (what a reboot or a status touches)."""
+    return f"{PREFIX}:station:{station_id}:active_txs"
+
+
+ACTIVE_TRANSACTIONS = f"{PREFIX}:txs:active"
+"""Sorted set: active transaction key -> last sign of life (epoch ms, gateway clock: the
+latest of its own frames and a station reboot); the zombie policy scans its low end."""
+
+
+def inference16(station_id: str) -> str:
+    """Hash: 1.6 event inference state: "<connectorId>" -> JSON of
+    csms.domain.inference16.ConnectorState, "_model" -> "<vendor>\t<model>"."""
+    return f"{PREFIX}:inf16:{station_id}"
+
+
+def remote_start(station_id: str, ref: str) -> str:
+    """String, TTL: JSON of a CSMS remote start awaiting its transaction (ref: 2.x remoteStartId,
+    1.6 `tag:<idTag>`)."""
+    return f"{PREFIX}:pending:remote:{station_id}:{ref}"
+
+
 def pending_call(station_id: str, conn: str, uid: str) -> str:
     """String: JSON of a CALL awaiting its CALLRESULT (correlation by station, connection, id)."""
     return f"{PREFIX}:pending:{station_id}:{conn}:{uid}"
@@ -105,3 +127,32 @@ listing index over the `id_token` hashes."""
 REGISTERED_STATIONS = f"{PREFIX}:registered"
 """Set: station ids an operator registered (API or CLI); with STATIONS, the station list (a station
 registered before it ever connected is listed too)."""
+
+
+def device_model(station_id: str) -> str:
+    """String: JSON of the station's device model (csms.domain.device_model.DeviceModel.to_dict:
+    Station -> EVSE -> Connector tree, variables, metrics, report progress). Its info fields
+    online/last_seen may lag: the station hash is the live source of those."""
+    return f"{PREFIX}:dm:{station_id}"
+
+
+def device_call(station_id: str, conn: str, uid: str) -> str:
+    """String, expires: JSON {action, payload} of a CSMS CALL whose answer the device model folds
+    (GetConfiguration, ChangeConfiguration, GetVariables, SetVariables), until it is answered."""
+    return f"{PREFIX}:dmcall:{station_id}:{conn}:{uid}"
+
+
+READ_MODEL_PATTERNS = (
+    f"{PREFIX}:tx:*",
+    TRANSACTIONS,
+    f"{PREFIX}:txs:*",  # ACTIVE_TRANSACTIONS
+    f"{PREFIX}:station:*",  # the hash and its :txs, :active_txs, :connectors (processors only)
+    f"{PREFIX}:pending:*",  # pending 1.6 starts and remote starts
+    STATIONS,
+    f"{PREFIX}:dm:*",
+    f"{PREFIX}:dmcall:*",
+    f"{PREFIX}:inf16:*",
+)
+"""Glob patterns of every key the processors' projections write: what `csms replay` wipes and
+rebuilds from Kafka. Never the registry, id tokens, API tokens, routes, epochs, commands or
+TX16_SEQUENCE - an operator's decisions and ids that must never repeat."""

@@ -24,6 +24,7 @@ from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import Limit, decode_cursor, encode_cursor, scan_page
 from services.api.schemas import (
+    DeviceModelView,
     Protocol,
     RegistrationStatus,
     RegistrationView,
@@ -35,7 +36,13 @@ from services.api.schemas import (
     StationSummary,
 )
 from services.api.store import ReadModelStore
-from services.api.views import iso_ms, station_detail
+from services.api.views import (
+    device_model_view,
+    iso_ms,
+    parse_device_model,
+    station_detail,
+    variable_filter,
+)
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -190,6 +197,31 @@ async def get_station(
             "has_password": registration.has_password,
         }
     )
+
+
+@router.get(
+    "/{station_id}/device-model",
+    response_model=DeviceModelView,
+    responses=error_responses(*AUTH_ERRORS, 404, 422, 503),
+)
+async def get_device_model(
+    request: Request,
+    store: Store,
+    _: Analyst,
+    station_id: StationId,
+    component: TextFilter = None,
+    variable: TextFilter = None,
+) -> DeviceModelView:
+    """The station's device model: the Station -> EVSE -> Connector tree with status and active
+    faults per node, its components/variables (attributes, characteristics, monitors, last
+    event), metrics outside transactions and report progress, for every OCPP version.
+    `component` / `variable` keep only the variables of that name (case-insensitive)."""
+    raw, fields, seen = await store.device_model(station_id)
+    if not seen and await StationRegistry(_redis(request)).get(station_id) is None:
+        raise ApiError(404, "station_not_found", f"no station with id {station_id!r}")
+    model = None if raw is None else parse_device_model(station_id, raw)
+    keep = variable_filter(component, variable) if component or variable else None
+    return device_model_view(station_id, model, fields, keep)
 
 
 # --- registration (admin) ---------------------------------------------------------------------

@@ -32,8 +32,11 @@ def test_shipped_migrations_are_numbered_in_order() -> None:
     migrations = load_migrations()
     assert [(m.version, m.name) for m in migrations] == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
+        (5, "transaction_events"),
     ]  # fmt: skip
-    assert all(len(m.statements()) == 1 for m in migrations)
+    # Every statement can run twice (a crash re-runs the whole file).
+    for m in migrations:
+        assert all("IF NOT EXISTS" in statement for statement in m.statements())
 
 
 def test_load_migrations_rejects_bad_names_and_duplicates(tmp_path: Path) -> None:
@@ -54,24 +57,27 @@ async def test_migrate_applies_once_and_records_versions(clickhouse: ClickHouse)
     rows = client.query("SELECT version, name FROM schema_migrations FINAL ORDER BY version")
     assert rows.result_rows == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
+        (5, "transaction_events"),
     ]  # fmt: skip
     engines = client.query(
         "SELECT name, engine, partition_key FROM system.tables WHERE database = 'default' "
-        "AND name IN ('ocpp_frames', 'meter_values', 'transactions', 'status_events') "
+        "AND name IN ('ocpp_frames', 'meter_values', 'transactions', 'status_events', "
+        "'transaction_events') "
         "ORDER BY name"
     ).result_rows
     assert engines == [
         ("meter_values", "ReplacingMergeTree", "toYYYYMM(ts)"),
         ("ocpp_frames", "ReplacingMergeTree", "toYYYYMM(ts)"),
         ("status_events", "ReplacingMergeTree", "toYYYYMM(ts)"),
+        ("transaction_events", "ReplacingMergeTree", "toYYYYMM(ts)"),
         ("transactions", "ReplacingMergeTree", ""),
     ]
 
 
 async def test_new_migration_is_applied_after_the_existing_ones(clickhouse: ClickHouse) -> None:
-    extra = Migration(5, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;")
+    extra = Migration(6, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;")
     applied = await clickhouse.run(migrate, clickhouse.client, [*load_migrations(), extra])
-    assert applied == [5]
+    assert applied == [6]
     assert clickhouse.client.command("EXISTS TABLE extra") == 1
 
 

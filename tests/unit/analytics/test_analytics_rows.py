@@ -17,6 +17,7 @@ from services.analytics.rows import (
     route_transaction,
 )
 
+from csms.domain import transactions as txp
 from csms.domain.model import ConnectorStatus, MeterSample, Transaction
 from csms.envelope import FrameEnvelope
 from tests.unit.domain.builders import (
@@ -43,11 +44,11 @@ def _sample(env: FrameEnvelope, **kw: object) -> MeterSample:
 
 def test_table_columns_match_the_row_builders() -> None:
     assert [t.name for t in TABLES] == [
-        "ocpp_frames", "meter_values", "transactions", "status_events",
+        "ocpp_frames", "meter_values", "transactions", "status_events", "transaction_events",
     ]  # fmt: skip
     assert len(OCPP_FRAMES.columns) == 12
     assert len(METER_VALUES.columns) == 14
-    assert len(TRANSACTIONS.columns) == 17
+    assert len(TRANSACTIONS.columns) == 24
     assert len(STATUS_EVENTS.columns) == 8
 
 
@@ -173,16 +174,58 @@ def test_transaction_snapshot_row() -> None:
     assert routed.rows == {
         TRANSACTIONS.name: [
             ("CP-1/42", "CP-1", "42", "ocpp1.6", 1, 1, "TAG1", "ended", T0, T0 + 3_600_000,
-             1000.0, 12000.0, T0 + 1, T0 + 3_599_000, 11000.0, "Local", T0 + 3_600_001),
+             1000.0, 12000.0, T0 + 1, T0 + 3_599_000, 11000.0, "Local", T0 + 3_600_001,
+             "", "", 0, "", "", [], 0),
         ]
     }  # fmt: skip
+
+
+def test_transaction_snapshot_with_the_2x_fields_and_derived_views() -> None:
+    tx = Transaction(
+        key="CP-2/t", station="CP-2", transaction_id="t", proto="ocpp2.0.1", state="ended",
+        charging_state="Idle", trigger_reason="EVDeparted", offline=True, remote_start_uid="c-1",
+        state_changes=[[T0, "Charging"], [T0 + 60_000, "SuspendedEV"], [T0 + 90_000, "Idle"]],
+        stops=[[T0 + 120_000, None]], ended_ms=T0 + 120_000, updated_ms=T0 + 120_001,
+        started_seen=True,
+    )  # fmt: skip
+    row = route_transaction(orjson.dumps(txp.snapshot(tx))).rows[TRANSACTIONS.name][0]
+    assert row[17:] == ("Idle", "EVDeparted", 1, "c-1", "station", ["offline", "remote_start"],
+                        60_000)  # fmt: skip
+
+
+def test_neutral_and_inferred_events_go_to_transaction_events() -> None:
+    native = {"type": "event", "id": "S/t/seq3", "station": "S", "proto": "ocpp2.0.1", "evse": 1,
+              "connector": 1, "transaction_id": "t", "event_type": "Updated",
+              "trigger_reason": "ChargingStateChanged", "charging_state": "Charging",
+              "ts_ms": T0, "seq_no": 3, "offline": False, "id_token": "",
+              "inferred": False}  # fmt: skip
+    inferred = {**native, "id": "ev-1/1/CablePluggedIn", "proto": "ocpp1.6", "seq_no": None,
+                "transaction_id": "", "event_type": "", "trigger_reason": "CablePluggedIn",
+                "inferred": True}  # fmt: skip
+    rows = [route_transaction(orjson.dumps(d)).rows for d in (native, inferred)]
+    assert [list(r) for r in rows] == [["transaction_events"]] * 2
+    assert rows[0]["transaction_events"][0][9:12] == (3, 0, 0)
+    assert rows[1]["transaction_events"][0][5:12] == (
+        "",
+        "",
+        "CablePluggedIn",
+        "Charging",
+        None,
+        0,
+        1,
+    )
+    assert (
+        route_transaction(orjson.dumps({**native, "ts_ms": "x"})).problem
+        == "bad_transaction_events"
+    )
 
 
 def test_transaction_defaults_and_nullable_meter_readings() -> None:
     raw = orjson.dumps({"key": "S/1", "station": "S", "transaction_id": "1", "proto": "ocpp2.0.1"})
     assert route_transaction(raw).rows[TRANSACTIONS.name] == [
-        ("S/1", "S", "1", "ocpp2.0.1", 0, 0, "", "active", 0, 0, None, None, 0, 0, 0.0, "", 0),
-    ]
+        ("S/1", "S", "1", "ocpp2.0.1", 0, 0, "", "active", 0, 0, None, None, 0, 0, 0.0, "", 0,
+         "", "", 0, "", "", [], 0),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,17 @@ class Session:
         frame = orjson.dumps([3, call.uid, payload]).decode()
         return self._env(dir="out", kind="result", uid=call.uid, action=call.action, frame=frame)
 
+    def csms_call(self, action: str, payload: Any, *, uid: str = "") -> FrameEnvelope:
+        """A CALL the CSMS sent to the station (an operator command)."""
+        uid = uid or f"cs{next(self._uids)}"
+        frame = orjson.dumps([2, uid, action, payload]).decode()
+        return self._env(dir="out", kind="call", uid=uid, action=action, frame=frame)
+
+    def answer(self, call: FrameEnvelope, payload: Any) -> FrameEnvelope:
+        """The station's CALLRESULT to a CSMS CALL (its envelope names the CALL's action)."""
+        frame = orjson.dumps([3, call.uid, payload]).decode()
+        return self._env(dir="in", kind="result", uid=call.uid, action=call.action, frame=frame)
+
     def error(self, call: FrameEnvelope, code: str = "InternalError") -> FrameEnvelope:
         frame = orjson.dumps([4, call.uid, code, "", {}]).decode()
         return self._env(dir="out", kind="error", uid=call.uid, action=call.action, frame=frame)

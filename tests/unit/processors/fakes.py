@@ -4,16 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from csms.domain.device_model import CallContext, DeviceModel
+from csms.domain.inference16 import ConnectorState
 from csms.domain.model import ConnectorStatus, Transaction
 from csms.domain.status import StationState, connector_field, connector_json
-from csms.domain.transactions import PendingStart
+from csms.domain.transactions import ACTIVE, PendingStart, RemoteStartSent, life_ms
 
 
 class MemoryTransactionStore:
     def __init__(self) -> None:
         self.txs: dict[str, Transaction] = {}
         self.pending: dict[tuple[str, str, str], PendingStart] = {}
+        self.remotes: dict[tuple[str, str], RemoteStartSent] = {}
         self.saves = 0
+
+    async def active_keys(self, station: str) -> list[str]:
+        return sorted(
+            k for k, tx in self.txs.items() if tx.station == station and tx.state == ACTIVE
+        )
+
+    async def stale_keys(self, before_ms: int, limit: int) -> list[str]:
+        active = [tx for tx in self.txs.values() if tx.state == ACTIVE]
+        stale = sorted((life_ms(tx), tx.key) for tx in active if life_ms(tx) <= before_ms)
+        return [key for _, key in stale[:limit]]
+
+    async def load_remote(self, station: str, ref: str) -> RemoteStartSent | None:
+        return self.remotes.get((station, ref))
+
+    async def save_remote(self, remote: RemoteStartSent) -> None:
+        self.remotes[(remote.station, remote.ref)] = remote
+
+    async def drop_remote(self, station: str, ref: str) -> None:
+        self.remotes.pop((station, ref), None)
 
     async def load(self, key: str) -> Transaction | None:
         return self.txs.get(key)
@@ -52,3 +76,46 @@ class MemoryStationStore:
     async def save_connector(self, status: ConnectorStatus, received_ms: int) -> None:
         by_field = self.connectors.setdefault(status.station, {})
         by_field[connector_field(status)] = connector_json(status, received_ms)
+
+
+class MemoryDeviceModelStore:
+    """Models kept as JSON, as in Redis, so a model that does not survive its round trip shows."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, bytes] = {}
+        self.calls: dict[tuple[str, str, str], CallContext] = {}
+        self.model_writes = 0
+
+    def model(self, station: str) -> DeviceModel | None:
+        raw = self.models.get(station)
+        return None if raw is None else DeviceModel.from_dict(orjson.loads(raw))
+
+    async def load_model(self, station: str) -> DeviceModel | None:
+        return self.model(station)
+
+    async def save_model(self, model: DeviceModel) -> None:
+        self.model_writes += 1
+        self.models[model.station] = orjson.dumps(model.to_dict())
+
+    async def load_call(self, station: str, conn: str, uid: str) -> CallContext | None:
+        return self.calls.get((station, conn, uid))
+
+    async def save_call(self, station: str, conn: str, uid: str, call: CallContext) -> None:
+        self.calls[(station, conn, uid)] = call
+
+    async def drop_call(self, station: str, conn: str, uid: str) -> None:
+        self.calls.pop((station, conn, uid), None)
+
+
+class MemoryInferenceStore:
+    def __init__(self) -> None:
+        self.models: dict[str, str] = {}
+        self.states: dict[str, dict[int, ConnectorState]] = {}
+
+    async def load(self, station: str) -> tuple[str, dict[int, ConnectorState]]:
+        return self.models.get(station, ""), dict(self.states.get(station, {}))
+
+    async def save(self, station: str, model: str | None, states: list[ConnectorState]) -> None:
+        if model is not None:
+            self.models[station] = model
+        self.states.setdefault(station, {}).update({st.connector_id: st for st in states})

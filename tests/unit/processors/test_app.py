@@ -83,5 +83,7 @@ def test_the_app_follows_the_settings() -> None:
     ]
     assert not app.conf.web_enabled
     subscribed = {name: set(agent.channel.topics) for name, agent in app.agents.items()}
-    assert sorted(subscribed.values(), key=str) == [{"t-1.ocpp.frames"}, {"t-1.ocpp.frames"}]
+    # Four agents, each on the frames and the policy decisions.
+    assert list(subscribed.values()) == [{"t-1.ocpp.frames", "t-1.csms.policy"}] * 4
+    assert {name.rsplit(".", 1)[-1] for name in subscribed} >= {"device_model"}
     assert kafka_brokers("a:1,,b:2") == ["kafka://a:1", "kafka://b:2"]

@@ -41,11 +41,12 @@ async def test_transaction_snapshots_are_returned_only_when_something_changed() 
     store, frames = MemoryTransactionStore(), session16()
     snapshots = [await project_transaction(env, store) for env in frames]
 
-    published = [tx for tx in snapshots if tx is not None]
-    assert [(tx.state, tx.energy_wh) for tx in published] == [
-        ("active", 0.0),
-        ("active", 500.0),
-        ("ended", 1_750.0),
+    published = [tx for out in snapshots for tx in out.snapshots]
+    assert [(tx.state, tx.energy_wh, tx.charging_state) for tx in published] == [
+        ("active", 0.0, ""),
+        ("active", 0.0, "Charging"),  # the 1.6 status names the charging state
+        ("active", 500.0, "Charging"),
+        ("ended", 1_750.0, "Charging"),
     ]
     assert store.pending == {}  # the CALL was dropped once its transaction was saved
     assert store.txs["CP-9/11"] == published[-1]
@@ -54,7 +55,7 @@ async def test_transaction_snapshots_are_returned_only_when_something_changed() 
     again = [await project_transaction(env, store) for env in frames]
     # A full redelivery writes nothing and publishes only the final snapshot again, for the
     # frame that made it (its first publication may have been lost in a crash).
-    assert again == [None] * 7 + [published[-1], None, None]
+    assert [out.snapshots for out in again] == [[]] * 7 + [[published[-1]], [], []]
     assert store.saves == saves
 
 
