@@ -94,6 +94,12 @@ class StationPage(BaseModel):
     total: int | None = Field(description="number of stations; null when filters apply")
 
 
+class ChargingPeriod(BaseModel):
+    state: str = Field(description="2.0.1 ChargingStateEnumType")
+    start: IsoTime
+    end: IsoTime = Field(description="null while it lasts")
+
+
 class TransactionView(BaseModel):
     transaction_id: str
     station: str
@@ -109,6 +115,27 @@ class TransactionView(BaseModel):
     energy_wh: float
     stop_reason: str | None
     updated: IsoTime
+    charging_state: str | None = Field(
+        default=None, description="2.0.1 ChargingStateEnumType, latest (1.6: from its statuses)"
+    )
+    trigger_reason: str | None = Field(default=None, description="of the latest event")
+    offline: bool = Field(default=False, description="some of it happened while offline")
+    remote_start_id: int | None = None
+    remote_start_uid: str | None = Field(
+        default=None, description="message id of the CSMS's remote start CALL it answers"
+    )
+    closed_by: Literal["station", "policy"] | None = Field(
+        default=None, description="who ended it: the station, or the CSMS's zombie policy"
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="no_start, stopped_twice, seq_gaps, offline, baseline_from_first_sample, "
+        "meter_decreased, closed_by_policy, rebooted, remote_start",
+    )
+    charging_periods: list[ChargingPeriod] = Field(default_factory=list)
+    missing_seq_nos: list[int] = Field(
+        default_factory=list, description="2.x seqNos not received yet (gaps)"
+    )
 
 
 class TransactionPage(BaseModel):

@@ -16,9 +16,12 @@ from typing import Any
 import orjson
 
 from csms.domain import device_model as dm
+from csms.domain import transactions as txp
+from csms.domain.model import Transaction
 from services.api.schemas import (
     AttributeType,
     AttributeView,
+    ChargingPeriod,
     ConnectorView,
     DeviceConnectorView,
     DeviceEvseView,
@@ -215,7 +218,37 @@ def transaction_view(raw: str) -> TransactionView | None:
         energy_wh=_float_or_none(tx.get("energy_wh")) or 0.0,
         stop_reason=_text(tx.get("stop_reason")),
         updated=iso_ms(parse_ms(tx.get("updated_ms"))),
+        **_transaction_facts(tx),
     )
+
+
+def _transaction_facts(d: dict[str, Any]) -> dict[str, Any]:
+    """The 2.x-style facts and derived views (csms.domain.transactions), tolerant of a read
+    model written by an older processor."""
+    try:
+        tx = Transaction.from_dict(d)
+        periods = txp.charging_periods(tx)
+        missing, flags = txp.missing_seq_nos(tx), txp.flags(tx)
+    except (TypeError, ValueError, IndexError):
+        return {}
+    return {
+        "charging_state": _text(tx.charging_state),
+        "trigger_reason": _text(tx.trigger_reason),
+        "offline": tx.offline is True,
+        "remote_start_id": _int_or_none(tx.remote_start_id),
+        "remote_start_uid": _text(tx.remote_start_uid),
+        "closed_by": txp.closed_by(tx) or None,
+        "flags": flags,
+        "charging_periods": [
+            ChargingPeriod(
+                state=str(p["state"]),
+                start=iso_ms(parse_ms(p["start_ms"])),
+                end=iso_ms(parse_ms(p["end_ms"])),
+            )
+            for p in periods
+        ],
+        "missing_seq_nos": missing,
+    }
 
 
 # --- device model ------------------------------------------------------------------------------

@@ -568,7 +568,7 @@ def missing_seq_nos(tx: Transaction) -> list[int]:
 def flags(tx: Transaction) -> list[str]:
     """What an operator should know about how this transaction was observed."""
     checks = {
-        "no_start": tx.state == ENDED and not tx.started_seen,
+        "no_start": bool(tx.stops or tx.policy_reason) and not tx.started_seen,
         "stopped_twice": len(tx.stops) > 1,
         "seq_gaps": bool(missing_seq_nos(tx)),
         "offline": tx.offline,
@@ -584,12 +584,17 @@ def flags(tx: Transaction) -> list[str]:
     return [name for name, on in checks.items() if on]
 
 
+def closed_by(tx: Transaction) -> str:
+    """ "station" (it sent a stop), "policy" (the CSMS closed it), or "" while active."""
+    return "station" if tx.stops else "policy" if tx.policy_reason else ""
+
+
 def snapshot(tx: Transaction) -> dict[str, Any]:
     """What csms.transactions and the API show: the fields plus the derived views."""
     return {
         "type": "transaction",
         **tx.to_dict(),
-        "closed_by": "station" if tx.stops else "policy" if tx.policy_reason else "",
+        "closed_by": closed_by(tx),
         "charging_periods": charging_periods(tx),
         "missing_seq_nos": missing_seq_nos(tx),
         "flags": flags(tx),

@@ -128,6 +128,15 @@ async def test_station_and_transaction_written_by_processors(
         "energy_wh": 7500.0,
         "stop_reason": "EVDisconnected",
         "updated": "2025-01-31T12:30:00.000Z",
+        "charging_state": None,
+        "trigger_reason": "EVDeparted",
+        "offline": False,
+        "remote_start_id": None,
+        "remote_start_uid": None,
+        "closed_by": "station",
+        "flags": [],
+        "charging_periods": [],
+        "missing_seq_nos": [],
     }
     offline = (await api.get("/api/v1/stations", params={"online": "false"})).json()["items"]
     assert [s["id"] for s in offline] == ["CP-201"]

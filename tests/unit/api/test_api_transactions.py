@@ -68,6 +68,16 @@ async def test_by_station_newest_first_with_energy(redis: Redis, api: httpx.Asyn
         "energy_wh": 7500.0,
         "stop_reason": "EVDisconnected",
         "updated": "2025-01-31T12:00:00.000Z",
+        # A read model written before these facts existed: empty, never an error.
+        "charging_state": None,
+        "trigger_reason": None,
+        "offline": False,
+        "remote_start_id": None,
+        "remote_start_uid": None,
+        "closed_by": None,
+        "flags": [],
+        "charging_periods": [],
+        "missing_seq_nos": [],
     }
     active = body["items"][0]
     assert (active["state"], active["ended"], active["meter_stop_wh"]) == ("active", None, None)

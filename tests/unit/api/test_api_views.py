@@ -127,10 +127,36 @@ def test_transaction_view_from_domain_json() -> None:
         energy_wh=1000.5,
         stop_reason="Local",
         updated_ms=61_000,
+        charging_state="EVConnected",
+        trigger_reason="EVCommunicationLost",
+        remote_start_uid="cmd-1",
+        state_changes=[[2000, "Charging"], [50_000, "EVConnected"]],
+        stops=[[61_000, 1100.5]],
+        started_seen=True,
     )
     view = transaction_view(orjson.dumps(tx.to_dict()).decode())
     assert view is not None
     assert view.model_dump() == {
+        "charging_state": "EVConnected",
+        "trigger_reason": "EVCommunicationLost",
+        "offline": False,
+        "remote_start_id": None,
+        "remote_start_uid": "cmd-1",
+        "closed_by": "station",
+        "flags": ["remote_start"],
+        "charging_periods": [
+            {
+                "state": "Charging",
+                "start": "1970-01-01T00:00:02.000Z",
+                "end": "1970-01-01T00:00:50.000Z",
+            },
+            {
+                "state": "EVConnected",
+                "start": "1970-01-01T00:00:50.000Z",
+                "end": "1970-01-01T00:01:01.000Z",
+            },
+        ],
+        "missing_seq_nos": [],
         "transaction_id": "7",
         "station": "CP-1",
         "proto": "ocpp1.6",
