@@ -72,7 +72,7 @@ class Session:
         frame = orjson.dumps([3, call.uid, payload]).decode()
         return self._env(dir="out", kind="result", uid=call.uid, action=call.action, frame=frame)
 
-    def csms_call(self, action: str, payload: Any, *, uid: str = "") -> FrameEnvelope:
+    def csms_call(self, action: str, payload: Any, uid: str = "") -> FrameEnvelope:
         """A CALL the CSMS sent to the station (an operator command)."""
         uid = uid or f"cs{next(self._uids)}"
         frame = orjson.dumps([2, uid, action, payload]).decode()

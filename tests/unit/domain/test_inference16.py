@@ -77,21 +77,7 @@ class Station:
         return self._add(self.s.call("StopTransaction", stop16(tx, 2000, stamp, reason=reason)))
 
     def csms_call(self, action: str, payload: dict[str, Any]) -> FrameEnvelope:
-        frame = json.dumps([2, f"cs-{len(self.frames)}", action, payload])
-        env = FrameEnvelope(
-            id=f"out-{len(self.frames)}",
-            ts=self.s.now + 1,
-            station=self.s.station,
-            gw="gw-0",
-            conn=self.s.conn,
-            proto="ocpp1.6",
-            dir="out",
-            kind="call",
-            uid=f"cs-{len(self.frames)}",
-            action=action,
-            frame=frame,
-        )
-        return self._add(env)
+        return self._add(self.s.csms_call(action, payload))
 
     def events(self, rules: Rules | RulesRegistry = DEFAULT_RULES) -> list[InferredEvent]:
         return infer_all(self.frames, rules)

@@ -41,42 +41,6 @@ from tests.unit.processors.fakes import (
 HEARTBEAT = variable_key("OCPPCommCtrlr", "HeartbeatInterval")
 
 
-def csms_call(s: Session, action: str, payload: dict[str, Any], uid: str) -> FrameEnvelope:
-    """A CALL the CSMS sent to the station, as the gateway records it."""
-    s.now += 1000
-    return FrameEnvelope(
-        id=f"out-{s.station}-{s.now}",
-        ts=s.now,
-        station=s.station,
-        gw=s.gw,
-        conn=s.conn,
-        proto=s.proto,
-        dir="out",
-        kind="call",
-        uid=uid,
-        action=action,
-        frame=orjson.dumps([2, uid, action, payload]).decode(),
-    )
-
-
-def answer(s: Session, call: FrameEnvelope, payload: dict[str, Any]) -> FrameEnvelope:
-    """The station's CALLRESULT (its envelope names the CALL's action)."""
-    s.now += 1000
-    return FrameEnvelope(
-        id=f"in-{s.station}-{s.now}",
-        ts=s.now,
-        station=s.station,
-        gw=s.gw,
-        conn=s.conn,
-        proto=s.proto,
-        dir="in",
-        kind="result",
-        uid=call.uid,
-        action=call.action,
-        frame=orjson.dumps([3, call.uid, payload]).decode(),
-    )
-
-
 def report_part(request_id: int, seq_no: int, tbc: bool, *items: tuple[str, str, str]) -> Any:
     return {
         "requestId": request_id,
@@ -160,14 +124,14 @@ async def test_multi_part_notify_report_is_tracked_until_complete() -> None:
 async def test_16_get_configuration_answer_uses_the_stored_call() -> None:
     store = MemoryDeviceModelStore()
     s = Session("DM-GC", conn="c-7")
-    call = csms_call(s, "GetConfiguration", {"key": []}, "cmd-1")
+    call = s.csms_call("GetConfiguration", {"key": []}, "cmd-1")
     assert await run(store, s.connect(), call) == [True, False]  # the CALL is kept, not folded
     assert store.calls[("DM-GC", "c-7", "cmd-1")] == CallContext("GetConfiguration", {"key": []})
     keys = [
         {"key": "HeartbeatInterval", "value": "300", "readonly": False},
         {"key": "NumberOfConnectors", "value": "2", "readonly": True},
     ]
-    assert await run(store, answer(s, call, {"configurationKey": keys})) == [True]
+    assert await run(store, s.answer(call, {"configurationKey": keys})) == [True]
     assert store.calls == {}  # dropped once the model is saved
     model = stored(store, "DM-GC")
     hb = model.variables[HEARTBEAT]
@@ -179,23 +143,23 @@ async def test_16_get_configuration_answer_uses_the_stored_call() -> None:
 async def test_16_change_configuration_value_comes_from_the_call() -> None:
     store = MemoryDeviceModelStore()
     s = Session("DM-CC")
-    accepted = csms_call(s, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}, "a")
-    reboot = csms_call(
-        s, "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "5"}, "b"
+    accepted = s.csms_call("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}, "a")
+    reboot = s.csms_call(
+        "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "5"}, "b"
     )
     await run(store, s.connect(), accepted, reboot)
-    assert await run(store, answer(s, accepted, {"status": "Accepted"})) == [True]
-    assert await run(store, answer(s, reboot, {"status": "RebootRequired"})) == [True]
+    assert await run(store, s.answer(accepted, {"status": "Accepted"})) == [True]
+    assert await run(store, s.answer(reboot, {"status": "RebootRequired"})) == [True]
     model = stored(store, "DM-CC")
     assert model.variables[HEARTBEAT].attributes["Actual"].value == "60"
     sampled = model.variables[variable_key("SampledDataCtrlr", "TxUpdatedInterval")]
     assert sampled.attributes["Target"].value == "5"  # takes effect after a reboot
     assert "Actual" not in sampled.attributes
     # An answer whose CALL is unknown (expired, another connection) sets nothing.
-    stray = csms_call(s, "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "1"}, "c")
+    stray = s.csms_call("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "1"}, "c")
     other_conn = Session("DM-CC", conn="conn-2", t0=s.now)
     writes = store.model_writes
-    assert await run(store, answer(other_conn, stray, {"status": "Accepted"})) == [False]
+    assert await run(store, other_conn.answer(stray, {"status": "Accepted"})) == [False]
     assert store.model_writes == writes
     assert stored(store, "DM-CC").variables[HEARTBEAT].attributes["Actual"].value == "60"
 
@@ -257,7 +221,7 @@ async def test_disconnect_is_written_but_last_seen_alone_is_not() -> None:
 async def test_odd_input_never_raises() -> None:
     store = MemoryDeviceModelStore()
     s = Session("DM-ODD")
-    base = csms_call(s, "GetConfiguration", {}, "x")
+    base = s.csms_call("GetConfiguration", {}, "x")
     odd = [
         FrameEnvelope(**{**base.to_dict(), "frame": "not json"}),
         FrameEnvelope(**{**base.to_dict(), "frame": '[2, "x", "Reset", {}]'}),  # action mismatch
@@ -282,17 +246,15 @@ async def test_odd_input_never_raises() -> None:
 async def test_station_passwords_never_reach_the_read_model() -> None:
     store = MemoryDeviceModelStore()
     s16 = Session("DM-PW-16")
-    change = csms_call(
-        s16, "ChangeConfiguration", {"key": "AuthorizationKey", "value": "pw-1"}, "a"
-    )
-    get = csms_call(s16, "GetConfiguration", {}, "b")
+    change = s16.csms_call("ChangeConfiguration", {"key": "AuthorizationKey", "value": "pw-1"}, "a")
+    get = s16.csms_call("GetConfiguration", {}, "b")
     keys16 = [{"key": "AuthorizationKey", "value": "pw-2", "readonly": False}]
     await run(store, s16.connect(), change, get)
     assert list(store.calls) == [("DM-PW-16", "conn-1", "b")]  # the password's CALL is not kept
     await run(
         store,
-        answer(s16, change, {"status": "Accepted"}),
-        answer(s16, get, {"configurationKey": keys16}),
+        s16.answer(change, {"status": "Accepted"}),
+        s16.answer(get, {"configurationKey": keys16}),
     )
     password = stored(store, "DM-PW-16").variables[
         variable_key("SecurityCtrlr", "BasicAuthPassword")
@@ -306,7 +268,7 @@ async def test_station_passwords_never_reach_the_read_model() -> None:
         {"attributeValue": "30", "component": {"name": "OCPPCommCtrlr"},
          "variable": {"name": "HeartbeatInterval"}},
     ]  # fmt: skip
-    set_call = csms_call(s2, "SetVariables", {"setVariableData": data}, "c")
+    set_call = s2.csms_call("SetVariables", {"setVariableData": data}, "c")
     results = [
         {"attributeStatus": "Accepted", "component": d["component"], "variable": d["variable"]}
         for d in data
@@ -317,7 +279,7 @@ async def test_station_passwords_never_reach_the_read_model() -> None:
         store,
         s2.connect(),
         set_call,
-        answer(s2, set_call, {"setVariableResult": results}),
+        s2.answer(set_call, {"setVariableResult": results}),
         s2.call("NotifyReport", write_only),
     )
     model = stored(store, "DM-PW-2")
