@@ -246,7 +246,8 @@ class ConnectorState:
     seen: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Flat fields: no need for dataclasses.asdict's recursive copy (hot path).
+        d = {name: getattr(self, name) for name in _STATE_FIELDS}
         d["seen"] = list(self.seen)
         return d
 
@@ -256,6 +257,9 @@ class ConnectorState:
         values = {f.name: d[f.name] for f in fields(cls) if f.name in d}
         values["seen"] = tuple(values.get("seen", ()))
         return cls(**values)
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(ConnectorState))
 
 
 def connector_of(frame: FrameEnvelope) -> int | None:

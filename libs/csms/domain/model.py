@@ -8,7 +8,7 @@ Pure data: no I/O library is imported here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -89,13 +89,18 @@ class Transaction:
     first_positive_ms: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Shallow: the lists are shared with the transaction (the fold never mutates them in
+        place), which costs a tenth of dataclasses.asdict on the processors' hot path."""
+        return {name: getattr(self, name) for name in _TRANSACTION_FIELDS}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Transaction:
         """Inverse of to_dict; unknown keys (a newer writer's fields, or derived views) are
         ignored."""
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+_TRANSACTION_FIELDS = tuple(f.name for f in fields(Transaction))
 
 
 @dataclass(frozen=True, slots=True)
