@@ -3,6 +3,7 @@
 csms gateway | processors | analytics | api   run one service in the foreground
 csms up                                        run all of them (the local all-in-one stack)
 csms station … | csms api-token …              manage stations and operator API tokens
+csms replay --from-beginning                   rebuild the read models from Kafka
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from types import FrameType
 
 from csms.settings import LOCAL_STATE_DIR, Settings
 from services.admin import api_tokens, stations
+from services.replay import args as replay_args
 
 log = logging.getLogger("csms")
 
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="run every service (local all-in-one stack)")
     stations.add_parser(sub)
     api_tokens.add_parser(sub)
+    replay_args.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CSMS_LOG_LEVEL", "INFO").upper(),
@@ -132,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         return stations.run(args, settings)
     if args.command == "api-token":
         return api_tokens.run(args, settings)
+    if args.command == "replay":
+        replay: Callable[[argparse.Namespace, Settings], int]
+        replay = importlib.import_module("services.replay.main").run  # loads Kafka clients
+        return replay(args, settings)
     _run_service(args.command, settings)
     return 0
 

@@ -162,6 +162,10 @@ class Settings:
     # Zombie transactions (closed by the processors' policy, csms.domain.transactions): nothing
     # heard of an active one for tx_zombie_after_s, or the station rebooted and the session
     # never showed up again within tx_reboot_grace_s. Checked every tx_sweep_interval_s.
+    # Each processor agent folds up to processors_batch_max events (waiting at most
+    # processors_batch_s for them), then writes Redis in one pipeline (write-behind).
+    processors_batch_max: int = 1000
+    processors_batch_s: float = 0.05
     tx_zombie_after_s: int = 48 * 3600
     tx_reboot_grace_s: int = 900
     tx_sweep_interval_s: float = 60.0
@@ -244,6 +248,8 @@ class Settings:
             api_command_timeout_s=_env_float("API_COMMAND_TIMEOUT_S", base.api_command_timeout_s),
             processors_app_id=_env("PROCESSORS_APP_ID", base.processors_app_id),
             processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
+            processors_batch_max=_env_int("PROCESSORS_BATCH_MAX", base.processors_batch_max),
+            processors_batch_s=_env_float("PROCESSORS_BATCH_S", base.processors_batch_s),
             tx_zombie_after_s=_env_int("TX_ZOMBIE_AFTER_S", base.tx_zombie_after_s),
             tx_reboot_grace_s=_env_int("TX_REBOOT_GRACE_S", base.tx_reboot_grace_s),
             tx_sweep_interval_s=_env_float("TX_SWEEP_INTERVAL_S", base.tx_sweep_interval_s),

@@ -6,6 +6,12 @@
   `csms.status` (key = station, value = orjson of dataclasses.asdict(ConnectorStatus)).
 * `device_model` - each station's device model (services.processors.device_models) -> Redis
   `csms:dm:<station>`; publishes nothing.
+* `inference16` - 2.0.1-style events inferred from 1.6 frames (services.processors.inference)
+  -> `csms.transactions`, state in `csms:inf16:<station>`.
+The leader's timer closes zombie transactions through `csms.policy` (ADR 0012).
+
+Each agent folds its events in batches and writes Redis through its own write-behind copy
+(services.processors.write_behind), flushed before the batch is acked.
 
 Processors never write ClickHouse: the analytics sink consumes those topics. Each agent decodes,
 calls the pure projection and writes the result; a bad envelope or a projection bug is logged,
@@ -28,10 +34,14 @@ from redis.asyncio import Redis
 from csms.clock import system_clock
 from csms.infra.redis_client import make_redis
 from csms.settings import LOCAL_STATE_DIR, Settings
-from services.processors.device_models import RedisDeviceModelStore
-from services.processors.inference import RedisInferenceStore, load_rules
-from services.processors.pipeline import Processors, ZombiePolicy, handle
-from services.processors.stores import RedisStationStore, RedisTransactionStore
+from services.processors.pipeline import (
+    AGENTS,
+    Step,
+    handle_batch,
+    retry_infra,
+)
+from services.processors.wiring import build_processors
+from services.processors.write_behind import WriteBehindRedis
 
 log = logging.getLogger(__name__)
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -78,24 +88,23 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
         datadir=str(datadir),
     )
     client = redis if redis is not None else make_redis(settings)
-    processors = Processors(
-        settings.topics,
-        FaustOutputs(app),
-        transactions=RedisTransactionStore(client),
-        stations=RedisStationStore(client),
-        device_models=RedisDeviceModelStore(client),
-        inference=RedisInferenceStore(client),
-        rules=load_rules(settings.inference16_rules),
-        policy=ZombiePolicy(
-            idle_after_ms=settings.tx_zombie_after_s * 1000,
-            reboot_grace_ms=settings.tx_reboot_grace_s * 1000,
-        ),
-    )
+    # One write-behind copy per agent: each is the only writer of its keys (write_behind.py).
+    caches = {name: WriteBehindRedis(client) for name in AGENTS}
+    processors = build_processors(settings, FaustOutputs(app), caches.__getitem__)
     # Every agent reads the frames and the CSMS's own policy decisions (which only the
     # transactions step acts on): one input set, so a replay of both topics is the live run.
     inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
+    batching = (settings.processors_batch_max, settings.processors_batch_s)
     for name, step in processors.steps.items():
-        app.agent(inputs, name=name)(_agent(name, step))
+        app.agent(inputs, name=name)(_agent(name, step, caches[name], batching))
+
+    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Another worker may own those stations next: write out, then forget the copies.
+        for cache in caches.values():
+            await retry_infra("rebalance", cache.flush)
+            cache.reset()
+
+    app.on_partitions_revoked.connect(cast(Any, on_revoked))
 
     async def sweep_zombies() -> None:
         await processors.sweep_zombies(system_clock())
@@ -121,10 +130,11 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     return app
 
 
-def _agent(name: str, step: Any) -> Any:
+def _agent(name: str, step: Step, cache: WriteBehindRedis, batching: tuple[int, float]) -> Any:
     async def agent(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
-            await handle(name, raw, step)
+        # take(): faust acks a batch's events only after this loop body, i.e. after the flush.
+        async for batch in stream.take(*batching):
+            await handle_batch(name, batch, step, cache.flush)
 
     agent.__name__ = name
     return agent

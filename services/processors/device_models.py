@@ -26,7 +26,6 @@ import logging
 from typing import Any, Protocol
 
 import orjson
-from redis.asyncio import Redis
 
 from csms.commands.config_keys import V16_TO_V2
 from csms.domain.device_model import CallContext, DeviceModel, Variable, apply
@@ -34,6 +33,7 @@ from csms.domain.frames import as_dict, as_list, as_str
 from csms.domain.meter_values import flatten
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
+from services.processors.stores import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def material_change(before: DeviceModel, after: DeviceModel) -> bool:
 
 
 class RedisDeviceModelStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def load_model(self, station: str) -> DeviceModel | None:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-from redis.asyncio import Redis
 
 from csms.domain import inference16 as inf
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
+from services.processors.stores import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class InferenceStore(Protocol):
 
 
 class RedisInferenceStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def load(self, station: str) -> tuple[str, dict[int, inf.ConnectorState]]:

@@ -37,12 +37,18 @@ from csms.domain.transactions import (
     life_ms,
 )
 from csms.infra import redis_keys
+from csms.infra.memory_redis import MemoryRedis
+from services.processors.write_behind import WriteBehindRedis
 
 log = logging.getLogger(__name__)
 
+# What the stores write through: Redis itself, an agent's write-behind copy (live), or the
+# replay's in-memory Redis.
+RedisClient = Redis | WriteBehindRedis | MemoryRedis
+
 
 class RedisTransactionStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def load(self, key: str) -> Transaction | None:
@@ -114,7 +120,7 @@ class RedisTransactionStore:
 
 
 class RedisStationStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def load_station(self, station: str) -> StationState | None:

@@ -28,7 +28,7 @@ from tests.unit.domain.builders import (
     status201,
     sv16,
 )
-from tests.unit.processors.test_device_models import answer, csms_call, report_part
+from tests.unit.processors.test_device_models import report_part
 
 REDIS_URL = "redis://127.0.0.1:6379/10"
 
@@ -62,7 +62,7 @@ async def test_16_station_tree_configuration_and_metrics(
     redis: Redis, api: httpx.AsyncClient
 ) -> None:
     s = Session("DM-API-16", conn="c-1")
-    get = csms_call(s, "GetConfiguration", {}, "cmd-1")
+    get = s.csms_call("GetConfiguration", {}, "cmd-1")
     keys16 = [
         {"key": "HeartbeatInterval", "value": "300", "readonly": False},
         {"key": "VendorThing", "value": "on", "readonly": True},
@@ -75,7 +75,7 @@ async def test_16_station_tree_configuration_and_metrics(
         s.call("StatusNotification", status16(1, "Charging", ts=T0 + 1000)),
         s.call("StatusNotification", status16(2, "Faulted", "GroundFailure", ts=T0 + 2000)),
         get,
-        answer(s, get, {"configurationKey": keys16}),
+        s.answer(get, {"configurationKey": keys16}),
         s.call(
             "MeterValues",
             meter_values16(0, mv16(T0 + 3000, sv16("231.5", measurand="Voltage", unit="V"))),

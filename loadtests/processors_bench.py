@@ -1,0 +1,203 @@
+"""Processor throughput and lag: the real `csms processors` worker against the local Kafka and
+Redis, fed the replay benchmark's realistic frames (loadtests.replay_bench: 1.6 and 2.0.1
+stations charging, a meter value a minute).
+
+    python -m loadtests.processors_bench backlog --frames 200000
+    python -m loadtests.processors_bench paced --rate 2572 --seconds 120
+
+`backlog`: N frames are in the topic before the worker starts; the time from the worker's first
+committed offset to no lag gives frames/s per processor process (all four agents).
+`paced`: the worker runs first, then frames arrive at --rate for --seconds (the gateway
+benchmark's rate by default); the group's lag (frames not yet folded by every agent) is sampled
+every second, and after the last frame the time until it is 0.
+Topics are prefixed `bench-proc-<id>-`, the consumer group and Redis DB (default 15) are the
+run's own and are removed at the end. Targets 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from csms.infra.kafka import ensure_topics, producer_config
+from csms.settings import LOCAL_STATE_DIR, Settings, Topics
+from loadtests.replay_bench import Station, cleanup, interleaved, produce
+
+# The gateway benchmark's rate per gateway core (docs/benchmarks.md, issue 4).
+GATEWAY_RATE = 2572
+RUN_PROCESSORS = "from csms.settings import Settings; from services.processors.main import run; "
+RUN_PROCESSORS += "run(Settings.from_env())"
+
+
+def lag(consumer: Consumer, settings: Settings) -> tuple[int, int]:
+    """(frames not yet committed by the processors' group, frames committed so far)."""
+    topics = [settings.topics.frames]
+    metadata = consumer.list_topics(settings.topics.frames, timeout=10)
+    parts = [TopicPartition(t, p) for t in topics for p in metadata.topics[t].partitions]
+    committed = consumer.committed(parts, timeout=10)
+    behind = done = 0
+    for tp in committed:
+        _, high = consumer.get_watermark_offsets(tp, timeout=10)
+        offset = max(tp.offset, 0)
+        behind += high - offset
+        done += offset
+    return behind, done
+
+
+def start_worker(settings: Settings, redis_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CSMS_TOPIC_PREFIX": settings.topics.prefix,
+        "REDIS_URL": redis_url,
+        "PROCESSORS_APP_ID": settings.processors_app_id,
+        "PROCESSORS_WEB_PORT": "0",
+    }
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", RUN_PROCESSORS], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def group_consumer(settings: Settings) -> Consumer:
+    """A consumer of the processors' group that never subscribes: it only reads offsets."""
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": settings.processors_app_id,
+            "enable.auto.commit": False,
+        }
+    )
+
+
+def backlog(settings: Settings, redis_url: str, frames: int, stations: int, log: Path) -> None:
+    size, seconds = produce(settings, frames, stations, settings.topics.prefix)
+    print(f"produced {frames:,} frames ({size / frames:.0f} B each) in {seconds:.1f} s")
+    worker = start_worker(settings, redis_url, log)
+    consumer = group_consumer(settings)
+    try:
+        started, first = time.monotonic(), None
+        while True:
+            behind, done = lag(consumer, settings)
+            now = time.monotonic()
+            if first is None and done > 0:
+                first = (now, done)
+            if behind == 0 and done > 0:
+                break
+            if worker.poll() is not None:
+                raise SystemExit(f"processors exited {worker.returncode}; see {log}")
+            time.sleep(0.5)
+        assert first is not None
+        span = now - first[0]
+        rate = (done - first[1]) / span if span > 0 else float("nan")
+        print(
+            f"folded {frames:,} frames: {now - started:.1f} s from the worker's start, "
+            f"{rate:,.0f} frames/s per processor process after its first commit"
+        )
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        consumer.close()
+
+
+def paced(
+    settings: Settings, redis_url: str, rate: int, seconds: int, stations: int, log: Path
+) -> None:
+    worker = start_worker(settings, redis_url, log)
+    consumer = group_consumer(settings)
+    producer = Producer(producer_config(settings, client_id="processors-bench"))
+    try:
+        # The worker has joined once it committed something: one frame, then wait.
+        frames = interleaved([Station(i, settings.topics.prefix) for i in range(stations)], 10**12)
+        station, value = next(frames)
+        producer.produce(settings.topics.frames, value, station.id.encode())
+        producer.flush(30)
+        while lag(consumer, settings)[1] == 0:
+            if worker.poll() is not None:
+                raise SystemExit(f"processors exited {worker.returncode}; see {log}")
+            time.sleep(0.5)
+        samples: list[int] = []
+        started = time.monotonic()
+        next_sample = started + 1.0
+        sent = 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed * rate) - sent
+            for _ in range(due):
+                station, value = next(frames)
+                while True:
+                    try:
+                        producer.produce(settings.topics.frames, value, station.id.encode())
+                        break
+                    except BufferError:
+                        producer.poll(0.01)
+                sent += 1
+            producer.poll(0)
+            if time.monotonic() >= next_sample:
+                samples.append(lag(consumer, settings)[0])
+                next_sample += 1.0
+            time.sleep(0.002)
+        producer.flush(60)
+        end = time.monotonic()
+        while lag(consumer, settings)[0] > 0:
+            time.sleep(0.25)
+        catch_up = time.monotonic() - end
+        ordered = sorted(samples)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        print(
+            f"offered {sent:,} frames at {rate:,}/s for {seconds} s; lag in frames "
+            f"p50 {statistics.median(ordered):,.0f}, p99 {p99:,}, max {ordered[-1]:,} "
+            f"(≈ {ordered[-1] / rate:.1f} s of traffic); 0 again {catch_up:.1f} s after the "
+            f"last frame"
+        )
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        consumer.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    b = sub.add_parser("backlog", help="frames/s of one processor process on a backlog")
+    b.add_argument("--frames", type=int, default=200_000)
+    p = sub.add_parser("paced", help="lag at a steady rate")
+    p.add_argument("--rate", type=int, default=GATEWAY_RATE)
+    p.add_argument("--seconds", type=int, default=120)
+    for s in (b, p):
+        s.add_argument("--stations", type=int, default=2000)
+        s.add_argument("--kafka", default="127.0.0.1:9092")
+        s.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    args = parser.parse_args()
+    for url in (args.kafka, args.redis_url):
+        if "127.0.0.1" not in url and "localhost" not in url:
+            raise SystemExit(f"refusing a non-local target: {url}")
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        kafka_bootstrap=args.kafka,
+        topics=Topics(prefix=f"bench-proc-{run}-"),
+        processors_app_id=f"bench-proc-{run}",
+    )
+    log = LOCAL_STATE_DIR / f"bench-processors-{run}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(ensure_topics(settings))  # the CSMS's partition count, before any frame
+    try:
+        if args.mode == "backlog":
+            backlog(settings, args.redis_url, args.frames, args.stations, log)
+        else:
+            paced(settings, args.redis_url, args.rate, args.seconds, args.stations, log)
+    finally:
+        cleanup(settings, args.redis_url)
+        print(f"worker log: {log}")
+
+
+if __name__ == "__main__":
+    main()

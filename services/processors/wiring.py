@@ -1,0 +1,33 @@
+"""One place that wires the processors: which store each agent gets, the rules and the policy.
+Used by the live app (services.processors.app) and by the replay (services.replay), so a
+rebuilt read model is folded by exactly the configuration that keeps the live one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from csms.settings import Settings
+from services.processors.device_models import RedisDeviceModelStore
+from services.processors.inference import RedisInferenceStore, load_rules
+from services.processors.pipeline import Outputs, Processors, ZombiePolicy
+from services.processors.stores import RedisClient, RedisStationStore, RedisTransactionStore
+
+
+def build_processors(
+    settings: Settings, outputs: Outputs, redis_for: Callable[[str], RedisClient]
+) -> Processors:
+    """The processors with `redis_for(agent)` as each agent's Redis (live: a write-behind copy
+    per agent; replay: one in-memory Redis)."""
+    return Processors(
+        settings.topics,
+        outputs,
+        transactions=RedisTransactionStore(redis_for("transactions")),
+        stations=RedisStationStore(redis_for("status")),
+        device_models=RedisDeviceModelStore(redis_for("device_model")),
+        inference=RedisInferenceStore(redis_for("inference16")),
+        rules=load_rules(settings.inference16_rules),
+        policy=ZombiePolicy(
+            idle_after_ms=settings.tx_zombie_after_s * 1000,
+            reboot_grace_ms=settings.tx_reboot_grace_s * 1000,
+        ),
+    )

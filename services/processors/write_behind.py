@@ -1,0 +1,293 @@
+"""A write-behind Redis for one processor agent: reads from memory, writes once per batch.
+
+Why: the stores talk to Redis command by command, and a redis-py asyncio round trip costs
+≈ 150-300 µs of CPU; at 2-4 round trips per frame the processors managed ≈ 300 frames/s per
+process (docs/benchmarks.md). Each agent is the only writer of its keys for the partitions it
+owns (key = station, one partition per station), so while it owns them its own copy of what it
+read and wrote is the truth: reads of a key are served from memory after the first, writes are
+applied to memory and logged, and `flush()` sends the log in order in MULTI/EXEC pipelines.
+The agent flushes after each batch of events, before faust acks them, so a crash loses only
+unflushed work whose offsets were never committed: Kafka redelivers it and the idempotent folds
+redo it.
+
+The stores keep their redis-py code unchanged (`get`, `set`, `delete`, `hget`, `hgetall`, `hset`,
+`sadd`, `srem`, `smembers`, `zadd`, `zrem`, `zrangebyscore`, `pipeline`); memory is the
+in-memory Redis of csms.infra.memory_redis, so the semantics are the replay's. Sorted sets are
+never cached (the network-wide indexes are large and only written here): their writes are
+logged, and a read of one flushes first and asks Redis. A read that misses memory for a key with
+logged writes flushes first, so the loaded value includes them. The copy is dropped when it grows
+beyond `max_keys` and when partitions are revoked (another worker may write them next).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from redis.asyncio import Redis
+
+from csms.infra.memory_redis import MemoryRedis
+
+Command = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+# Commands per MULTI/EXEC: one round trip each, small enough not to stall other clients.
+FLUSH_CHUNK = 1000
+
+
+class WriteBehindRedis:
+    """The subset of redis.asyncio.Redis the processors' stores use, buffered (see module)."""
+
+    def __init__(self, redis: Redis, *, max_keys: int = 200_000) -> None:
+        self._redis = redis
+        self._max_keys = max_keys
+        self._mem = MemoryRedis()
+        self._loaded: set[str] = set()  # keys whose whole value (or absence) is in memory
+        self._ops: dict[str, _KeyChanges] = {}  # per key: the net effect of its writes
+        self._lock = asyncio.Lock()  # one flush or miss-load at a time
+        self.flushes = 0
+        self.misses = 0
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def get(self, key: str) -> str | None:
+        await self._load(key, self._load_string)
+        return await self._mem.get(key)
+
+    async def hget(self, key: str, field: str) -> str | None:
+        await self._load(key, self._load_hash)
+        return await self._mem.hget(key, field)
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        await self._load(key, self._load_hash)
+        return await self._mem.hgetall(key)
+
+    async def smembers(self, key: str) -> set[str]:
+        await self._load(key, self._load_set)
+        return await self._mem.smembers(key)
+
+    async def zrangebyscore(self, key: str, *args: Any, **kwargs: Any) -> list[Any]:
+        await self.flush()
+        result: list[Any] = await self._redis.zrangebyscore(key, *args, **kwargs)
+        return result
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    async def set(self, key: str, value: Any, **kwargs: Any) -> bool:
+        await self._mem.set(key, value, **kwargs)
+        self._loaded.add(key)  # the whole value is known now
+        self._ops_of(key).set(value, kwargs)
+        return True
+
+    async def delete(self, *keys: str) -> int:
+        removed = await self._mem.delete(*keys)
+        self._loaded.update(keys)
+        for key in keys:
+            self._ops_of(key).delete()
+        return removed
+
+    async def hset(
+        self, key: str, field: str | None = None, value: Any = None, **kwargs: Any
+    ) -> int:
+        mapping = dict(kwargs.get("mapping") or {})
+        if field is not None:
+            mapping[field] = value
+        self._ops_of(key).fields.update(mapping)
+        return await self._mirror("hset", key, mapping=mapping)
+
+    async def sadd(self, key: str, *members: Any) -> int:
+        self._ops_of(key).members.update(dict.fromkeys(map(str, members), True))
+        return await self._mirror("sadd", key, *members)
+
+    async def srem(self, key: str, *members: Any) -> int:
+        self._ops_of(key).members.update(dict.fromkeys(map(str, members), False))
+        return await self._mirror("srem", key, *members)
+
+    async def zadd(self, key: str, mapping: Mapping[Any, Any]) -> int:
+        # Never in memory (see the module docstring): only the write is kept.
+        self._ops_of(key).scores.update((str(m), float(v)) for m, v in mapping.items())
+        return 0
+
+    async def zrem(self, key: str, *members: Any) -> int:
+        self._ops_of(key).scores.update(dict.fromkeys(map(str, members)))
+        return 0
+
+    def pipeline(self, transaction: bool = True) -> _Pipeline:
+        return _Pipeline(self)
+
+    # -- flushing --------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Keys with writes not yet in Redis."""
+        return len(self._ops)
+
+    async def flush(self) -> int:
+        """Write every pending change to Redis; returns the commands sent. On an error nothing
+        is lost: the changes go back in front of any made meanwhile, for the retry."""
+        async with self._lock:
+            return await self._flush_locked()
+
+    def reset(self) -> None:
+        """Forget the copy: partitions moved, someone else may write them next. Pending writes
+        stay pending (and a read of one of their keys still flushes before loading it)."""
+        self._mem = MemoryRedis()
+        self._loaded.clear()
+
+    async def _flush_locked(self) -> int:
+        ops, self._ops = self._ops, {}
+        commands = [c for key, change in ops.items() for c in change.commands(key)]
+        try:
+            for start in range(0, len(commands), FLUSH_CHUNK):
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    for name, args, kwargs in commands[start : start + FLUSH_CHUNK]:
+                        getattr(pipe, name)(*args, **kwargs)
+                    await pipe.execute()
+        except BaseException:
+            # Changes made while this flush was out come after the failed ones.
+            for key, later in self._ops.items():
+                ops[key] = ops[key].then(later) if key in ops else later
+            self._ops = ops
+            raise
+        self.flushes += 1
+        if len(self._loaded) > self._max_keys:
+            self.reset()
+        return len(commands)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _ops_of(self, key: str) -> _KeyChanges:
+        change = self._ops.get(key)
+        if change is None:
+            change = self._ops[key] = _KeyChanges()
+        return change
+
+    async def _mirror(self, name: str, key: str, *args: Any, **kwargs: Any) -> int:
+        # A partial write to a key not in memory is only kept as a change: loading it first
+        # would cost the round trip this class exists to save; the next read of it flushes.
+        if key not in self._loaded:
+            return 0
+        return int(await getattr(self._mem, name)(key, *args, **kwargs))
+
+    async def _load(self, key: str, loader: Callable[[str], Awaitable[None]]) -> None:
+        if key in self._loaded:
+            return
+        async with self._lock:
+            if key in self._loaded:
+                return
+            if key in self._ops:
+                await self._flush_locked()
+            self.misses += 1
+            await loader(key)
+            self._loaded.add(key)
+
+    async def _load_string(self, key: str) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.pttl(key)
+            value, ttl_ms = await pipe.execute()
+        if value is not None:
+            kwargs = {"px": int(ttl_ms)} if isinstance(ttl_ms, int) and ttl_ms > 0 else {}
+            await self._mem.set(key, value, **kwargs)
+
+    async def _load_hash(self, key: str) -> None:
+        fields = await self._redis.hgetall(key)
+        if fields:
+            await self._mem.hset(key, mapping={str(f): v for f, v in fields.items()})
+
+    async def _load_set(self, key: str) -> None:
+        members = await self._redis.smembers(key)
+        if members:
+            await self._mem.sadd(key, *members)
+
+
+class _Pipeline:
+    """A MULTI-like pipeline of writes: queued, then applied in order on execute()."""
+
+    def __init__(self, owner: WriteBehindRedis) -> None:
+        self._owner = owner
+        self._queued: list[Command] = []
+
+    async def __aenter__(self) -> _Pipeline:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._queued.clear()
+
+    def __getattr__(self, name: str) -> Callable[..., _Pipeline]:
+        if name not in _PIPELINE_WRITES:
+            raise AttributeError(f"write-behind pipelines only queue writes, not {name!r}")
+
+        def queue(*args: Any, **kwargs: Any) -> _Pipeline:
+            self._queued.append((name, args, kwargs))
+            return self
+
+        return queue
+
+    async def execute(self) -> list[Any]:
+        queued, self._queued = self._queued, []
+        return [await getattr(self._owner, n)(*a, **kw) for n, a, kw in queued]
+
+
+@dataclass(slots=True)
+class _KeyChanges:
+    """The net effect of the writes to one key since the last flush: many writes to one key in
+    a batch (a station's hash, the network's index of transactions) become one command each."""
+
+    reset: bool = False  # DEL first
+    value: tuple[Any, dict[str, Any]] | None = None  # SET value, options
+    fields: dict[str, Any] = field(default_factory=dict)  # HSET
+    members: dict[str, bool] = field(default_factory=dict)  # SADD (True) / SREM (False)
+    scores: dict[str, float | None] = field(default_factory=dict)  # ZADD / ZREM (None)
+
+    def set(self, value: Any, options: dict[str, Any]) -> None:
+        self.delete()
+        self.value = (value, options)
+
+    def delete(self) -> None:
+        self.reset, self.value = True, None
+        self.fields, self.members, self.scores = {}, {}, {}
+
+    def then(self, later: _KeyChanges) -> _KeyChanges:
+        """These changes followed by `later` ones."""
+        if later.reset:
+            return later
+        return _KeyChanges(
+            self.reset,
+            later.value or self.value,
+            {**self.fields, **later.fields},
+            {**self.members, **later.members},
+            {**self.scores, **later.scores},
+        )
+
+    def commands(self, key: str) -> list[Command]:
+        out: list[Command] = []
+        if self.value is not None:
+            out.append(("set", (key, self.value[0]), self.value[1]))  # SET replaces any type
+        elif self.reset:
+            out.append(("delete", (key,), {}))
+        if self.fields:
+            out.append(("hset", (key,), {"mapping": self.fields}))
+        added = [m for m, add in self.members.items() if add]
+        removed = [m for m, add in self.members.items() if not add]
+        if added:
+            out.append(("sadd", (key, *added), {}))
+        if removed:
+            out.append(("srem", (key, *removed), {}))
+        scored = {m: s for m, s in self.scores.items() if s is not None}
+        gone = [m for m, s in self.scores.items() if s is None]
+        if scored:
+            out.append(("zadd", (key, scored), {}))
+        if gone:
+            out.append(("zrem", (key, *gone), {}))
+        return out
+
+
+_PIPELINE_WRITES = frozenset({"set", "delete", "hset", "sadd", "srem", "zadd", "zrem"})

@@ -1,0 +1,1 @@
+"""`csms replay`: rebuild the processors' read models and outputs from Kafka."""

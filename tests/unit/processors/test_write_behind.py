@@ -1,0 +1,133 @@
+"""The write-behind Redis of the processor agents against a real Redis (DBs 2 and 3): folding a
+corpus through it, flushed per batch, leaves exactly what direct writes leave."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from services.processors.device_models import RedisDeviceModelStore
+from services.processors.inference import RedisInferenceStore
+from services.processors.pipeline import Processors
+from services.processors.stores import RedisStationStore, RedisTransactionStore
+from services.processors.write_behind import WriteBehindRedis
+
+from csms.settings import Topics
+from tests.unit.replay.corpus import corpus
+from tests.unit.replay.snapshot import snapshot
+
+BASE = os.environ.get("CSMS_TEST_REDIS_BASE", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture
+async def direct() -> AsyncIterator[Redis]:
+    client = Redis.from_url(f"{BASE}/2", decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def behind() -> AsyncIterator[Redis]:
+    client = Redis.from_url(f"{BASE}/3", decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+class NoOutputs:
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        pass
+
+
+def processors(redis: Redis | WriteBehindRedis) -> Processors:
+    return Processors(
+        Topics(),
+        NoOutputs(),
+        transactions=RedisTransactionStore(redis),
+        stations=RedisStationStore(redis),
+        device_models=RedisDeviceModelStore(redis),
+        inference=RedisInferenceStore(redis),
+    )
+
+
+@pytest.mark.parametrize("batch", [1, 7, 10_000])
+async def test_batched_write_behind_leaves_what_direct_writes_leave(
+    direct: Redis, behind: Redis, batch: int
+) -> None:
+    frames = corpus("wb", stations=3)
+    frames += frames[:20]  # redelivered
+    plain = processors(direct)
+    caches = {name: WriteBehindRedis(behind) for name in plain.steps}
+    per_agent = {
+        name: processors(caches[name]).steps[name] for name in plain.steps
+    }  # one copy per agent, as the app wires them
+    for start in range(0, len(frames), batch):
+        for env in frames[start : start + batch]:
+            for name, step in plain.steps.items():
+                assert await step(env) == await per_agent[name](env)
+        for cache in caches.values():
+            await cache.flush()
+    assert await snapshot(behind) == await snapshot(direct)
+    assert sum(c.pending for c in caches.values()) == 0
+
+
+async def test_reads_see_unflushed_writes_and_a_miss_flushes_logged_keys_first(
+    behind: Redis,
+) -> None:
+    cache = WriteBehindRedis(behind)
+    await cache.set("k", "v", ex=60)
+    assert await cache.get("k") == "v" and await behind.get("k") is None
+    # A partial write to a key never read is only logged ...
+    await cache.hset("h", mapping={"a": "1"})
+    await behind.hset("h", mapping={"b": "2"})  # (someone else wrote before: the load sees it)
+    # ... and reading it flushes the log before loading the whole hash.
+    assert await cache.hgetall("h") == {"a": "1", "b": "2"}
+    assert await behind.get("k") == "v" and 0 < await behind.ttl("k") <= 60
+    await cache.sadd("s", "x")
+    async with cache.pipeline() as pipe:
+        pipe.srem("s", "x")
+        pipe.zadd("z", {"m": 5})
+        await pipe.execute()
+    assert await cache.smembers("s") == set()
+    assert await cache.zrangebyscore("z", "-inf", 10) == ["m"]  # flushed, then asked Redis
+
+
+async def test_a_loaded_key_keeps_its_ttl_and_reset_forgets_only_the_copy(behind: Redis) -> None:
+    await behind.set("t", "old", ex=100)
+    cache = WriteBehindRedis(behind)
+    assert await cache.get("t") == "old"
+    await behind.set("t", "changed-elsewhere", ex=100)
+    assert await cache.get("t") == "old"  # served from memory while we own it
+    await cache.hset("h2", "f", "1")
+    cache.reset()  # partitions revoked
+    assert await cache.get("t") == "changed-elsewhere"
+    assert await cache.hgetall("h2") == {"f": "1"}  # the logged write was not lost
+    assert cache.pending == 0
+
+
+async def test_a_failed_flush_keeps_the_whole_log_for_the_retry(behind: Redis) -> None:
+    broken = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+    cache = WriteBehindRedis(broken)
+    await cache.set("a", "1")
+    await cache.zadd("z", {"m": 1})
+    with pytest.raises((RedisConnectionError, OSError)):
+        await cache.flush()
+    await cache.zadd("z", {"n": 2})  # written while Redis was away
+    assert cache.pending == 2  # keys
+    cache._redis = behind  # Redis is back (the agent retries the same flush)
+    assert await cache.flush() == 2  # one SET, one ZADD with both members
+    assert await behind.get("a") == "1"
+    assert await behind.zrange("z", 0, -1, withscores=True) == [("m", 1.0), ("n", 2.0)]
+    await broken.aclose()
+
+
+async def test_pipelines_queue_only_writes(behind: Redis) -> None:
+    cache = WriteBehindRedis(behind)
+    with pytest.raises(AttributeError, match="only queue writes"):
+        cache.pipeline().get("x")
