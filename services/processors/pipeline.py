@@ -114,7 +114,7 @@ class Processors:
             await self.outputs.send(topic, tx.station.encode(), orjson.dumps(txp.snapshot(tx)))
         for event in projected.events:
             await self.outputs.send(topic, env.station.encode(), orjson.dumps(event))
-        PUBLISHED.labels("transactions").inc(len(projected.snapshots) + len(projected.events))
+        _published("transactions").inc(len(projected.snapshots) + len(projected.events))
         return bool(projected)
 
     async def on_status(self, env: FrameEnvelope) -> bool:
@@ -122,7 +122,7 @@ class Processors:
         for status in changed:
             value = orjson.dumps(dataclasses.asdict(status))
             await self.outputs.send(self.topics.status, status.station.encode(), value)
-            PUBLISHED.labels("status").inc()
+            _published("status").inc()
         return bool(changed)  # the outcome counts published statuses, not station-hash writes
 
     async def on_device_model(self, env: FrameEnvelope) -> bool:
@@ -133,7 +133,7 @@ class Processors:
         for event in events:
             value = orjson.dumps(event)
             await self.outputs.send(self.topics.transactions, env.station.encode(), value)
-        PUBLISHED.labels("inference16").inc(len(events))
+        _published("inference16").inc(len(events))
         return bool(events)
 
     async def sweep_zombies(self, now_ms: int) -> int:
@@ -195,6 +195,11 @@ async def handle_env(agent: str, env: FrameEnvelope, step: Step) -> None:
         log.exception("%s: skipping event %s of station %s", agent, env.id, env.station)
         return
     _outcome(agent, "changed" if changed else "unchanged").inc()
+
+
+@functools.cache
+def _published(agent: str) -> Any:
+    return PUBLISHED.labels(agent)
 
 
 @functools.cache

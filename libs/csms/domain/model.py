@@ -97,7 +97,7 @@ class Transaction:
     def from_dict(cls, d: Mapping[str, Any]) -> Transaction:
         """Inverse of to_dict; unknown keys (a newer writer's fields, or derived views) are
         ignored."""
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+        return cls(**{name: d[name] for name in _TRANSACTION_FIELDS if name in d})
 
 
 _TRANSACTION_FIELDS = tuple(f.name for f in fields(Transaction))
