@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from redis.asyncio import Redis
 
-from csms.infra.memory_redis import MemoryRedis
+from csms.infra.memory_redis import MemoryPipeline, MemoryRedis
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
@@ -114,8 +113,9 @@ class WriteBehindRedis:
         self._ops_of(key).scores.update(dict.fromkeys(map(str, members)))
         return 0
 
-    def pipeline(self, transaction: bool = True) -> _Pipeline:
-        return _Pipeline(self)
+    def pipeline(self, transaction: bool = True) -> MemoryPipeline:
+        """Commands queued, then run here in order: atomic, since nothing else runs between."""
+        return MemoryPipeline(self)
 
     # -- flushing --------------------------------------------------------------------------------
 
@@ -203,39 +203,6 @@ class WriteBehindRedis:
             await self._mem.sadd(key, *members)
 
 
-class _Pipeline:
-    """A MULTI-like pipeline of writes: queued, then applied in order on execute()."""
-
-    def __init__(self, owner: WriteBehindRedis) -> None:
-        self._owner = owner
-        self._queued: list[Command] = []
-
-    async def __aenter__(self) -> _Pipeline:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._queued.clear()
-
-    def __getattr__(self, name: str) -> Callable[..., _Pipeline]:
-        if name not in _PIPELINE_WRITES:
-            raise AttributeError(f"write-behind pipelines only queue writes, not {name!r}")
-
-        def queue(*args: Any, **kwargs: Any) -> _Pipeline:
-            self._queued.append((name, args, kwargs))
-            return self
-
-        return queue
-
-    async def execute(self) -> list[Any]:
-        queued, self._queued = self._queued, []
-        return [await getattr(self._owner, n)(*a, **kw) for n, a, kw in queued]
-
-
 @dataclass(slots=True)
 class _KeyChanges:
     """The net effect of the writes to one key since the last flush: many writes to one key in
@@ -288,6 +255,3 @@ class _KeyChanges:
         if gone:
             out.append(("zrem", (key, *gone), {}))
         return out
-
-
-_PIPELINE_WRITES = frozenset({"set", "delete", "hset", "sadd", "srem", "zadd", "zrem"})

@@ -1,5 +1,5 @@
-"""Read a topic from offset 0 in stack tests: every record a predicate keeps, in partition order,
-waiting up to `within_s` for `min_count` of them."""
+"""Kafka in stack tests: publish envelopes as a gateway does, and read a topic from offset 0
+(every record a predicate keeps, in partition order, waiting up to `within_s` for `min_count`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,25 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from csms.envelope import FrameEnvelope, decode
+from csms.infra.kafka import ensure_topics, make_producer
+from csms.settings import Settings
 
 Record = Any  # aiokafka's ConsumerRecord
+
+
+async def publish_frames(settings: Settings, envs: list[FrameEnvelope], client_id: str) -> None:
+    """Every envelope on the frames topic (created with the CSMS's partitions first), keyed by
+    station with the gateway's headers; all acknowledged when this returns."""
+    await ensure_topics(settings)
+    producer = make_producer(settings, client_id=client_id)
+    await producer.start()
+    try:
+        for env in envs:
+            await producer.send(
+                settings.topics.frames, env.encode(), key=env.key(), headers=env.headers()
+            )
+    finally:
+        await producer.stop()  # flushes: every frame is in Kafka after this
 
 
 async def read_records(

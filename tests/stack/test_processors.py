@@ -22,7 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
+from tests.stack.kafka_reader import publish_frames
 from tests.unit.domain.builders import (
+    CORE_TX_FIELDS,
     T0,
     Session,
     boot16,
@@ -52,26 +54,7 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN = "from csms.settings import Settings; from services.processors.main import run; "
 RUN += "run(Settings.from_env())"
 MIN = 60_000
-CORE = [
-    "key",
-    "station",
-    "transaction_id",
-    "proto",
-    "evse",
-    "connector",
-    "id_token",
-    "state",
-    "started_ms",
-    "ended_ms",
-    "meter_start_wh",
-    "meter_stop_wh",
-    "meter_start_ms",
-    "meter_stop_ms",
-    "energy_wh",
-    "stop_reason",
-    "updated_ms",
-    "last_event_id",
-]
+CORE = (*CORE_TX_FIELDS, "last_event_id")
 # Liveness bounds for a loaded 2-core machine (a faust worker joins its group in seconds).
 DEADLINE_S = 120.0
 
@@ -211,18 +194,6 @@ async def redis() -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-async def _publish(settings: Settings, envs: list[FrameEnvelope]) -> None:
-    producer = make_producer(settings, client_id="test-processors")
-    await producer.start()
-    try:
-        for env in envs:
-            await producer.send_and_wait(
-                settings.topics.frames, env.encode(), key=env.key(), headers=env.headers()
-            )
-    finally:
-        await producer.stop()
-
-
 async def _until(what: str, check: Callable[[], Awaitable[bool]], worker: Worker) -> None:
     """Poll `check` (bounded); fail with the worker's log when it never holds."""
     for _ in range(int(DEADLINE_S / 0.25)):
@@ -352,7 +323,7 @@ async def test_processors_project_16_and_201_sessions(
     s201, envs201 = session201(st201)
     key16, key201 = f"{st16}/{tx16}", f"{st201}/b1e2-0001"
     try:
-        await _publish(worker.settings, envs16 + envs201)
+        await publish_frames(worker.settings, client_id="test-processors", envs=envs16 + envs201)
 
         async def read_models_done() -> bool:
             tx_a = await _get_json(redis, keys.transaction(key16)) or {}
@@ -574,7 +545,9 @@ async def test_processors_project_16_and_201_sessions(
             ),
             s201.call("StatusNotification", status201(2, 1, "Unavailable", T0 + 90 * MIN)),
         ]
-        await _publish(worker.settings, envs16 + envs201 + sentinels)
+        await publish_frames(
+            worker.settings, client_id="test-processors", envs=envs16 + envs201 + sentinels
+        )
 
         async def sentinels_done() -> bool:
             tx_keys = {t.get("key") for t in outputs.transactions}
@@ -663,7 +636,7 @@ async def test_a_session_lost_in_a_reboot_is_closed_by_policy_through_kafka(
         s.call("BootNotification", boot16(serial=f"SN-{station}")),
     ]
     try:
-        await _publish(worker.settings, envs)
+        await publish_frames(worker.settings, client_id="test-processors", envs=envs)
 
         async def closed() -> bool:
             tx = await _get_json(redis, keys.transaction(key)) or {}

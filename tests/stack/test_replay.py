@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient
 from redis.asyncio import Redis
 from services.replay import kafka_io
 from services.replay.kafka_io import Span
+from tests.stack.kafka_reader import publish_frames
 from tests.stack.test_processors import DEADLINE_S, RUN, Worker, _free_port
 from tests.unit.domain.builders import T0, Session, status201, transaction_event
 from tests.unit.replay.corpus import corpus
@@ -33,7 +34,6 @@ from tests.unit.replay.snapshot import snapshot
 
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys as keys
-from csms.infra.kafka import ensure_topics, make_producer
 from csms.settings import Settings, Topics
 
 pytestmark = pytest.mark.stack
@@ -213,19 +213,6 @@ def zombie_session(station: str) -> list[FrameEnvelope]:
     ]
 
 
-async def _publish(settings: Settings, envs: list[FrameEnvelope]) -> None:
-    await ensure_topics(settings)
-    producer = make_producer(settings, client_id="test-replay")
-    await producer.start()
-    try:
-        for env in envs:
-            await producer.send(
-                settings.topics.frames, env.encode(), key=env.key(), headers=env.headers()
-            )
-    finally:
-        await producer.stop()  # flushes: every frame is in Kafka after this
-
-
 async def _until(what: str, check: Callable[[], Awaitable[bool]], worker: Worker | Sink) -> None:
     for _ in range(int(DEADLINE_S / 0.5)):
         if await check():
@@ -249,7 +236,7 @@ async def test_replay_rebuilds_the_live_read_model_and_outputs(run: Run) -> None
     await redis.set(keys.TX16_SEQUENCE, "700001")
     await redis.hset(keys.registration(f"CP16-{tag}-0"), mapping={"status": "Accepted"})
 
-    await _publish(run.settings, envs)
+    await publish_frames(run.settings, client_id="test-replay", envs=envs)
     sink = run.start_sink()
     try:
         await _check(run, sink, envs, tag)
@@ -323,7 +310,11 @@ async def _check(run: Run, sink: Sink, envs: list[FrameEnvelope], tag: str) -> N
     # --- restarted processors resume at the end: nothing old is folded or published again -------
     restarted = run.start_processors("restarted")
     s = Session(f"CPNEW-{tag}", "ocpp2.0.1", conn="c-new", gw="gw-replay")
-    await _publish(settings, [s.call("StatusNotification", status201(1, 1, "Faulted", T0))])
+    await publish_frames(
+        settings,
+        client_id="test-replay",
+        envs=[s.call("StatusNotification", status201(1, 1, "Faulted", T0))],
+    )
 
     async def sentinel_folded() -> bool:
         folded = await redis.hget(keys.station_connectors(f"CPNEW-{tag}"), "1/1") is not None

@@ -222,7 +222,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 class MemoryPipeline:
     """Queues commands and applies them in order on execute(), like a MULTI/EXEC pipeline."""
 
-    def __init__(self, redis: MemoryRedis) -> None:
+    def __init__(self, redis: Any) -> None:
+        # Any client with the redis-py call signatures (also the processors' write-behind copy).
         self._redis = redis
         self._queued: list[Command] = []
 

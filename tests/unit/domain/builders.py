@@ -253,3 +253,11 @@ def transaction_event(
     if meter_values is not None:
         payload["meterValue"] = meter_values
     return payload
+
+
+# The Transaction fields every version fills (the 2.x-style ones are checked where they are set).
+CORE_TX_FIELDS = (
+    "key", "station", "transaction_id", "proto", "evse", "connector", "id_token", "state",
+    "started_ms", "ended_ms", "meter_start_wh", "meter_stop_wh", "meter_start_ms",
+    "meter_stop_ms", "energy_wh", "stop_reason", "updated_ms",
+)  # fmt: skip

@@ -8,6 +8,7 @@ from csms.domain import transactions as txp
 from csms.domain.model import Transaction
 from csms.envelope import FrameEnvelope
 from tests.unit.domain.builders import (
+    CORE_TX_FIELDS,
     T0,
     Session,
     meter_values16,
@@ -23,30 +24,10 @@ from tests.unit.domain.builders import (
 )
 
 MIN = 60_000
-# The fields every version fills; the 2.x-style ones are checked by the tests that set them.
-CORE = [
-    "key",
-    "station",
-    "transaction_id",
-    "proto",
-    "evse",
-    "connector",
-    "id_token",
-    "state",
-    "started_ms",
-    "ended_ms",
-    "meter_start_wh",
-    "meter_stop_wh",
-    "meter_start_ms",
-    "meter_stop_ms",
-    "energy_wh",
-    "stop_reason",
-    "updated_ms",
-]
 
 
 def core(tx: Transaction) -> dict[str, object]:
-    return {name: getattr(tx, name) for name in CORE}
+    return {name: getattr(tx, name) for name in CORE_TX_FIELDS}
 
 
 class Fold:

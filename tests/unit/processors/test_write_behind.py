@@ -125,9 +125,3 @@ async def test_a_failed_flush_keeps_the_whole_log_for_the_retry(behind: Redis) -
     assert await behind.get("a") == "1"
     assert await behind.zrange("z", 0, -1, withscores=True) == [("m", 1.0), ("n", 2.0)]
     await broken.aclose()
-
-
-async def test_pipelines_queue_only_writes(behind: Redis) -> None:
-    cache = WriteBehindRedis(behind)
-    with pytest.raises(AttributeError, match="only queue writes"):
-        cache.pipeline().get("x")
