@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import LOCAL_STATE_DIR, Settings, Topics
@@ -79,10 +79,36 @@ def group_consumer(settings: Settings) -> Consumer:
     )
 
 
-def backlog(settings: Settings, redis_url: str, frames: int, stations: int, log: Path) -> None:
+def start_workers(
+    settings: Settings, redis_url: str, log: Path, n: int
+) -> list[subprocess.Popen[bytes]]:
+    """n processor processes in one consumer group (the partitions are shared among them)."""
+    return [start_worker(settings, redis_url, log.with_suffix(f".{i}.log")) for i in range(n)]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(120)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def check_alive(workers: list[subprocess.Popen[bytes]], log: Path) -> None:
+    for worker in workers:
+        if worker.poll() is not None:
+            raise SystemExit(f"processors exited {worker.returncode}; see {log}.*")
+
+
+def backlog(
+    settings: Settings, redis_url: str, frames: int, stations: int, log: Path, n: int
+) -> None:
     size, seconds = produce(settings, frames, stations, settings.topics.prefix)
     print(f"produced {frames:,} frames ({size / frames:.0f} B each) in {seconds:.1f} s")
-    worker = start_worker(settings, redis_url, log)
+    workers = start_workers(settings, redis_url, log, n)
     consumer = group_consumer(settings)
     try:
         started, first = time.monotonic(), None
@@ -93,26 +119,25 @@ def backlog(settings: Settings, redis_url: str, frames: int, stations: int, log:
                 first = (now, done)
             if behind == 0 and done > 0:
                 break
-            if worker.poll() is not None:
-                raise SystemExit(f"processors exited {worker.returncode}; see {log}")
+            check_alive(workers, log)
             time.sleep(0.5)
         assert first is not None
         span = now - first[0]
         rate = (done - first[1]) / span if span > 0 else float("nan")
         print(
-            f"folded {frames:,} frames: {now - started:.1f} s from the worker's start, "
-            f"{rate:,.0f} frames/s per processor process after its first commit"
+            f"folded {frames:,} frames with {n} processor process(es): {now - started:.1f} s "
+            f"from their start, {rate:,.0f} frames/s after the first commit "
+            f"({rate / n:,.0f} per process)"
         )
     finally:
-        worker.terminate()
-        worker.wait(60)
+        stop_workers(workers)
         consumer.close()
 
 
 def paced(
-    settings: Settings, redis_url: str, rate: int, seconds: int, stations: int, log: Path
+    settings: Settings, redis_url: str, rate: int, seconds: int, stations: int, log: Path, n: int
 ) -> None:
-    worker = start_worker(settings, redis_url, log)
+    workers = start_workers(settings, redis_url, log, n)
     consumer = group_consumer(settings)
     producer = Producer(producer_config(settings, client_id="processors-bench"))
     try:
@@ -122,8 +147,7 @@ def paced(
         producer.produce(settings.topics.frames, value, station.id.encode())
         producer.flush(30)
         while lag(consumer, settings)[1] == 0:
-            if worker.poll() is not None:
-                raise SystemExit(f"processors exited {worker.returncode}; see {log}")
+            check_alive(workers, log)
             time.sleep(0.5)
         samples: list[int] = []
         started = time.monotonic()
@@ -153,14 +177,14 @@ def paced(
         ordered = sorted(samples)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         print(
-            f"offered {sent:,} frames at {rate:,}/s for {seconds} s; lag in frames "
+            f"{n} processor process(es), offered {sent:,} frames at {rate:,}/s for {seconds} s; "
+            f"lag in frames "
             f"p50 {statistics.median(ordered):,.0f}, p99 {p99:,}, max {ordered[-1]:,} "
             f"(≈ {ordered[-1] / rate:.1f} s of traffic); 0 again {catch_up:.1f} s after the "
             f"last frame"
         )
     finally:
-        worker.terminate()
-        worker.wait(60)
+        stop_workers(workers)
         consumer.close()
 
 
@@ -174,6 +198,7 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=120)
     for s in (b, p):
         s.add_argument("--stations", type=int, default=2000)
+        s.add_argument("--workers", type=int, default=1, help="processor processes, one group")
         s.add_argument("--kafka", default="127.0.0.1:9092")
         s.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
@@ -191,12 +216,21 @@ def main() -> None:
     asyncio.run(ensure_topics(settings))  # the CSMS's partition count, before any frame
     try:
         if args.mode == "backlog":
-            backlog(settings, args.redis_url, args.frames, args.stations, log)
+            backlog(settings, args.redis_url, args.frames, args.stations, log, args.workers)
         else:
-            paced(settings, args.redis_url, args.rate, args.seconds, args.stations, log)
+            paced(
+                settings, args.redis_url, args.rate, args.seconds, args.stations, log, args.workers
+            )
     finally:
-        cleanup(settings, args.redis_url)
-        print(f"worker log: {log}")
+        for attempt in range(6):  # the group empties once the broker drops the stopped members
+            try:
+                cleanup(settings, args.redis_url)
+                break
+            except KafkaException:
+                if attempt == 5:
+                    raise
+                time.sleep(10)
+        print(f"worker logs: {log.with_suffix('')}.*.log")
 
 
 if __name__ == "__main__":

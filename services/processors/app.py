@@ -90,7 +90,11 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     client = redis if redis is not None else make_redis(settings)
     # One write-behind copy per agent: each is the only writer of its keys (write_behind.py).
     caches = {name: WriteBehindRedis(client) for name in AGENTS}
-    processors = build_processors(settings, FaustOutputs(app), caches.__getitem__)
+
+    def redis_for(agent: str) -> WriteBehindRedis | Redis:
+        return caches.get(agent, client)  # the zombie sweep reads Redis itself
+
+    processors = build_processors(settings, FaustOutputs(app), redis_for)
     # Every agent reads the frames and the CSMS's own policy decisions (which only the
     # transactions step acts on): one input set, so a replay of both topics is the live run.
     inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)

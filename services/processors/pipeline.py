@@ -87,6 +87,7 @@ class Processors:
         inference: InferenceStore,
         rules: RulesRegistry | None = None,
         policy: ZombiePolicy | None = None,
+        zombie_store: TransactionStore | None = None,
     ) -> None:
         self.topics = topics
         self.outputs = outputs
@@ -96,6 +97,12 @@ class Processors:
         self.inference = inference
         self.rules = rules if rules is not None else RulesRegistry()
         self.policy = policy if policy is not None else ZombiePolicy()
+        # The sweep reads every worker's transactions: straight from Redis, never through the
+        # transactions agent's write-behind copy (valid only for its own partitions).
+        self.zombie_store = zombie_store if zombie_store is not None else transactions
+        # The latest gateway time among the frames folded here: the policy's clock, so that
+        # processors catching up on a backlog never take old sessions for silent ones.
+        self.stream_ms = 0
 
     @property
     def steps(self) -> dict[str, Step]:  # names: AGENTS
@@ -108,6 +115,8 @@ class Processors:
         }
 
     async def on_transactions(self, env: FrameEnvelope) -> bool:
+        if env.kind != "policy":
+            self.stream_ms = max(self.stream_ms, env.ts)
         projected = await project_transaction(env, self.transactions)
         topic = self.topics.transactions
         for tx in projected.snapshots:
@@ -136,15 +145,20 @@ class Processors:
         _published("inference16").inc(len(events))
         return bool(events)
 
-    async def sweep_zombies(self, now_ms: int) -> int:
+    async def sweep_zombies(self, wall_ms: int) -> int:
         """Close by policy the active transactions the station has let go silent: one
         `csms.policy` envelope each, which the transactions step folds like a frame (so a
-        replay closes them the same way). Returns how many were closed."""
+        replay closes them the same way). "Now" is the wall clock, but never ahead of the
+        frames folded so far (`stream_ms`; nothing folded yet: no sweep). Returns how many
+        were closed."""
+        if self.stream_ms == 0:
+            return 0
+        now_ms = min(wall_ms, self.stream_ms)
         p = self.policy
         horizon = now_ms - min(p.idle_after_ms, p.reboot_grace_ms)
         closed = 0
-        for key in await self.transactions.stale_keys(horizon, p.batch):
-            tx = await self.transactions.load(key)
+        for key in await self.zombie_store.stale_keys(horizon, p.batch):
+            tx = await self.zombie_store.load(key)
             if tx is None:
                 continue
             reason = txp.zombie_reason(

@@ -17,7 +17,7 @@ def build_processors(
     settings: Settings, outputs: Outputs, redis_for: Callable[[str], RedisClient]
 ) -> Processors:
     """The processors with `redis_for(agent)` as each agent's Redis (live: a write-behind copy
-    per agent; replay: one in-memory Redis)."""
+    per agent, and Redis itself for "zombie_sweep"; replay: one in-memory Redis)."""
     return Processors(
         settings.topics,
         outputs,
@@ -30,4 +30,5 @@ def build_processors(
             idle_after_ms=settings.tx_zombie_after_s * 1000,
             reboot_grace_ms=settings.tx_reboot_grace_s * 1000,
         ),
+        zombie_store=RedisTransactionStore(redis_for("zombie_sweep")),
     )

@@ -635,6 +635,10 @@ async def test_a_session_lost_in_a_reboot_is_closed_by_policy_through_kafka(
         s.call("StatusNotification", status16(1, "Charging", ts=T0 + 1_000)),
         s.call("BootNotification", boot16(serial=f"SN-{station}")),
     ]
+    # The policy's clock is the frames' (never the wall clock alone): another station's
+    # heartbeat, received 10 s after the reboot, moves it past the 1 s grace.
+    other = Session(f"{station}-B", "ocpp2.0.1", gw="gw-test", t0=envs[-1].ts + 10_000)
+    envs.append(other.call("Heartbeat", {}))
     try:
         await publish_frames(worker.settings, client_id="test-processors", envs=envs)
 
@@ -647,7 +651,7 @@ async def test_a_session_lost_in_a_reboot_is_closed_by_policy_through_kafka(
         assert (tx["stop_reason"], tx["policy_reason"], tx["boot_ms"]) == (
             "StationRebooted",
             "StationRebooted",
-            envs[-1].ts,
+            envs[-2].ts,
         )
         assert not await redis.sismember(keys.station_active_transactions(station), key)
         assert await redis.zscore(keys.ACTIVE_TRANSACTIONS, key) is None
@@ -682,4 +686,4 @@ async def test_a_session_lost_in_a_reboot_is_closed_by_policy_through_kafka(
             )
         ]
     finally:
-        await _cleanup(redis, [station])
+        await _cleanup(redis, [station, other.station])
