@@ -201,8 +201,11 @@ async def _delete_topics(prefix: str, app_id: str) -> None:
 
 
 def zombie_session(station: str) -> list[FrameEnvelope]:
-    """A 2.0.1 transaction that is never ended: silent for long, the policy closes it."""
+    """A 2.0.1 transaction that is never ended: silent for long, the policy closes it. The
+    policy's clock is the frames' (ADR 0012): another station's heartbeat 49 h later moves it
+    past TX_ZOMBIE_AFTER_S (48 h)."""
     s = Session(station, "ocpp2.0.1", conn=f"{station}-c1", gw="gw-replay")
+    later = Session(f"{station}-later", "ocpp2.0.1", gw="gw-replay", t0=T0 + 49 * 3_600_000)
     return [
         s.connect(),
         s.call("StatusNotification", status201(1, 1, "Occupied", T0)),
@@ -210,6 +213,7 @@ def zombie_session(station: str) -> list[FrameEnvelope]:
             "TransactionEvent",
             transaction_event("Started", "zombie-1", 0, T0, trigger="CablePluggedIn", evse=(1, 1)),
         ),
+        later.call("Heartbeat", {}),
     ]
 
 

@@ -16,19 +16,13 @@ from services.api.audit import MemoryAudit
 
 from csms.settings import Settings
 from tests.unit.api.api_seed import ADMIN_TOKEN, REDIS_URL
+from tests.unit.redis_db import flushed_redis
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(f"the API unit tests need redis-server at {REDIS_URL}: {exc}")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+    async with flushed_redis(REDIS_URL) as client:
+        yield client
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from tests.unit.domain.builders import (
     sv16,
 )
 from tests.unit.processors.test_device_models import report_part
+from tests.unit.redis_db import flushed_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/10"
 
@@ -36,15 +37,8 @@ REDIS_URL = "redis://127.0.0.1:6379/10"
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
     """DB 10 (not the API tests' DB 11): overrides the package's fixture for this module."""
-    client: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        await client.ping()
-    except Exception as exc:
-        pytest.fail(f"these tests need redis-server at {REDIS_URL}: {exc}")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+    async with flushed_redis(REDIS_URL) as client:
+        yield client
 
 
 async def fold(redis: Redis, *envs: FrameEnvelope) -> None:

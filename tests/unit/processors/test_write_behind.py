@@ -16,6 +16,7 @@ from services.processors.stores import RedisStationStore, RedisTransactionStore
 from services.processors.write_behind import WriteBehindRedis
 
 from csms.settings import Topics
+from tests.unit.redis_db import flushed_redis
 from tests.unit.replay.corpus import corpus
 from tests.unit.replay.snapshot import snapshot
 
@@ -24,20 +25,14 @@ BASE = os.environ.get("CSMS_TEST_REDIS_BASE", "redis://127.0.0.1:6379")
 
 @pytest.fixture
 async def direct() -> AsyncIterator[Redis]:
-    client = Redis.from_url(f"{BASE}/2", decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+    async with flushed_redis(f"{BASE}/2") as client:
+        yield client
 
 
 @pytest.fixture
 async def behind() -> AsyncIterator[Redis]:
-    client = Redis.from_url(f"{BASE}/3", decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+    async with flushed_redis(f"{BASE}/3") as client:
+        yield client
 
 
 class NoOutputs:

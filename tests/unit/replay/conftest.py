@@ -8,15 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from tests.unit.redis_db import flushed_redis
+
 REDIS_URL = os.environ.get("CSMS_TEST_REPLAY_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL, decode_responses=True)
-    await client.flushdb()
-    try:
+    async with flushed_redis(REDIS_URL) as client:
         yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
