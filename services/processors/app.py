@@ -1,7 +1,8 @@
 """The faust-streaming app: agents on `ocpp.frames` that keep the Redis read models current.
 
-* `transactions` - the neutral Transaction projection -> Redis, and every changed snapshot on
-  `csms.transactions` (key = station, value = orjson of Transaction.to_dict()).
+* `transactions` - the neutral Transaction projection -> Redis, and on `csms.transactions`
+  (key = station) every changed snapshot (csms.domain.transactions.snapshot) and one neutral
+  event per 2.x TransactionEvent (neutral_event).
 * `status` - station and connector status -> Redis, and every changed ConnectorStatus on
   `csms.status` (key = station, value = orjson of dataclasses.asdict(ConnectorStatus)).
 * `device_model` - each station's device model (services.processors.device_models) -> Redis

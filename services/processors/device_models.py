@@ -29,8 +29,7 @@ import orjson
 
 from csms.commands.config_keys import V16_TO_V2
 from csms.domain.device_model import CallContext, DeviceModel, Variable, apply
-from csms.domain.frames import as_dict, as_list, as_str
-from csms.domain.meter_values import flatten
+from csms.domain.frames import as_dict, as_list, as_str, id_text, inbound_call, outbound_call
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
 from services.processors.stores import RedisClient
@@ -57,8 +56,6 @@ SECRET_VARIABLES = frozenset({("securityctrlr", "basicauthpassword")})
 # How long a CALL waits for its answer; the gateway gives up on answers long before.
 CALL_TTL_S = 3600
 
-_CALL = 2
-
 
 class DeviceModelStore(Protocol):
     async def load_model(self, station: str) -> DeviceModel | None: ...
@@ -77,7 +74,7 @@ async def project_device_model(env: FrameEnvelope, store: DeviceModelStore) -> b
     if not env.station:
         return False
     if env.kind == "call" and env.dir == "out":
-        call = outbound_call(env)
+        call = kept_call(env)
         if call is not None:
             await store.save_call(env.station, env.conn, env.uid, call)
         return False
@@ -97,16 +94,12 @@ async def project_device_model(env: FrameEnvelope, store: DeviceModelStore) -> b
     return changed
 
 
-def outbound_call(env: FrameEnvelope) -> CallContext | None:
+def kept_call(env: FrameEnvelope) -> CallContext | None:
     """The CSMS CALL of an outbound envelope, when the fold will need it for the answer."""
-    if env.kind != "call" or env.dir != "out" or env.action not in ANSWERED_CALLS:
+    found = outbound_call(env) if env.action in ANSWERED_CALLS else None
+    if found is None or found[0] != env.action:
         return None
-    msg = env.ocpp_message()
-    if msg is None or len(msg) < 4 or msg[0] != _CALL or not isinstance(msg[3], dict):
-        return None
-    action, payload = msg[2], msg[3]
-    if action != env.action:
-        return None
+    action, payload = found
     if action == "ChangeConfiguration" and _secret_key(as_str(payload.get("key"))):
         return None
     if action == "SetVariables":
@@ -164,8 +157,11 @@ def folds(env: FrameEnvelope) -> bool:
         return env.action in ANSWERED_CALLS
     if env.kind != "call" or env.action not in FOLDED_CALLS:
         return False
-    if env.action == "MeterValues":  # samples of a transaction belong to the transaction
-        return any(not s.transaction_id for s in flatten(env))
+    if env.action == "MeterValues":
+        # Samples of a (1.6) transaction belong to the transaction; read the id, not every
+        # sample (the fold flattens them once, if at all).
+        found = inbound_call(env)
+        return found is not None and not id_text(found[1].get("transactionId"))
     return True
 
 

@@ -43,6 +43,7 @@ from csms.domain.frames import (
     as_number,
     as_str,
     inbound_call,
+    inbound_result,
     parse_ts,
 )
 from csms.domain.meter_values import flatten
@@ -55,7 +56,6 @@ V16_COMPONENT = "OCPP16"
 # The report-progress entries kept (oldest requestIds are dropped first).
 MAX_REPORTS = 16
 
-_CALLRESULT = 3
 _ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
 _CHARACTERISTICS = ("unit", "dataType", "minLimit", "maxLimit", "valuesList", "supportsMonitoring")
 _NODE_COMPONENTS = frozenset({"chargingstation", "evse", "connector"})
@@ -553,10 +553,9 @@ _CALL_HANDLERS = {
 
 
 def _apply_result(m: DeviceModel, env: FrameEnvelope, call: CallContext | None) -> None:
-    msg = env.ocpp_message()
-    if msg is None or len(msg) < 3 or msg[0] != _CALLRESULT or not isinstance(msg[2], dict):
+    answer = inbound_result(env)
+    if answer is None:
         return
-    answer: dict[str, Any] = msg[2]
     action = env.action or (call.action if call is not None else "")
     request = dict(call.payload) if call is not None and call.action == action else {}
     if env.proto == OcppVersion.V16:

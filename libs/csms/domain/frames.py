@@ -32,6 +32,33 @@ def inbound_call(env: FrameEnvelope) -> tuple[str, dict[str, Any]] | None:
     """
     if env.kind != "call" or env.dir != "in" or env.err:
         return None
+    return _call(env)
+
+
+def outbound_call(env: FrameEnvelope) -> tuple[str, dict[str, Any]] | None:
+    """(action, payload) of a CALL the CSMS sent to the station (an operator command), else
+    None."""
+    if env.kind != "call" or env.dir != "out":
+        return None
+    return _call(env)
+
+
+def outbound_result(env: FrameEnvelope) -> dict[str, Any] | None:
+    """The payload of a CALLRESULT the CSMS sent (its envelope carries the CALL's action)."""
+    if env.kind != "result" or env.dir != "out":
+        return None
+    return _result(env)
+
+
+def inbound_result(env: FrameEnvelope) -> dict[str, Any] | None:
+    """The payload of a CALLRESULT the station sent to a CSMS CALL and the gateway accepted
+    (its envelope carries the CALL's action), else None."""
+    if env.kind != "result" or env.dir != "in" or env.err:
+        return None
+    return _result(env)
+
+
+def _call(env: FrameEnvelope) -> tuple[str, dict[str, Any]] | None:
     msg = env.ocpp_message()
     if msg is None or len(msg) < 4 or msg[0] != _CALL:
         return None
@@ -41,10 +68,7 @@ def inbound_call(env: FrameEnvelope) -> tuple[str, dict[str, Any]] | None:
     return action, payload
 
 
-def outbound_result(env: FrameEnvelope) -> dict[str, Any] | None:
-    """The payload of a CALLRESULT the CSMS sent (its envelope carries the CALL's action)."""
-    if env.kind != "result" or env.dir != "out":
-        return None
+def _result(env: FrameEnvelope) -> dict[str, Any] | None:
     msg = env.ocpp_message()
     if msg is None or len(msg) < 3 or msg[0] != _CALLRESULT or not isinstance(msg[2], dict):
         return None

@@ -64,6 +64,8 @@ from csms.domain.frames import (
     as_str,
     id_text,
     inbound_call,
+    inbound_result,
+    outbound_call,
     outbound_result,
     parse_ts,
 )
@@ -668,10 +670,10 @@ def _interpret_out(env: FrameEnvelope) -> Fact | None:
 
 
 def _remote_start(env: FrameEnvelope) -> RemoteStartSent | None:
-    msg = env.ocpp_message()
-    if msg is None or len(msg) < 4 or not isinstance(msg[3], dict):
+    call = outbound_call(env)
+    if call is None:
         return None
-    action, payload = msg[2], msg[3]
+    action, payload = call
     if env.proto == OcppVersion.V16 and action == "RemoteStartTransaction":
         id_tag = as_str(payload.get("idTag"))
         ref = remote_ref_16(id_tag) if id_tag else ""
@@ -688,12 +690,12 @@ def _remote_start(env: FrameEnvelope) -> RemoteStartSent | None:
 
 def _interpret_in_result(env: FrameEnvelope) -> TxUpdate | None:
     """A 2.x RequestStartTransactionResponse naming the transaction that was already going."""
-    if env.proto not in OCPP2X or env.action != "RequestStartTransaction" or env.err:
+    if env.proto not in OCPP2X or env.action != "RequestStartTransaction":
         return None
-    msg = env.ocpp_message()
-    if msg is None or len(msg) < 3 or not isinstance(msg[2], dict):
+    answer = inbound_result(env)
+    if answer is None:
         return None
-    transaction_id = id_text(msg[2].get("transactionId"))
+    transaction_id = id_text(answer.get("transactionId"))
     if not transaction_id:
         return None
     return TxUpdate(
