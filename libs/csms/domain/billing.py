@@ -1,0 +1,338 @@
+"""Pricing a charging session: a pure fold over its energy readings and charging states.
+
+`price(tariff, session)` walks the session from its start to its end (or to "now" while it
+runs) through every energy reading and charging-state change, in station time. Each span
+between two such instants is split where a tariff period begins or ends, and priced:
+
+* energy: the span's energy (the readings' difference, spread evenly over the span) at the
+  period's price per kWh;
+* time: the span's length at the period's charging price per hour while the EV charges
+  (`Charging`, or no state known), at the idle price while it is connected but not charging
+  (`SuspendedEV`, `SuspendedEVSE`, `EVConnected`), free otherwise (`Idle`: no EV).
+
+The walk's running result is an `Accrual` (unrounded quantities and amounts per line). It is
+also the checkpoint the gateway extends with the last TransactionEvent's own reading to tell a
+2.0.1 station the final cost in its TransactionEventResponse (`extend`) - the same arithmetic
+the billing projection uses, so the station shows what the bill says.
+
+`finish` turns an accrual into the bill: each line rounded half-up to the currency's minor
+unit, plus the session fee, the minimum / maximum price as an adjustment line, tax on the
+subtotal. Nothing here is a float except the meter readings the stations send.
+
+Meter resets and rollovers: a register that goes down either wrapped (it was near a power of
+ten and is now near zero: the energy across the wrap counts) or was reset (nothing is counted
+across the drop: a driver is never billed for energy nobody can show they got); both flagged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from csms.domain.tariffs import Tariff
+
+CHARGING_STATES = frozenset({"Charging", ""})  # no state known: the session is charging
+IDLE_STATES = frozenset({"SuspendedEV", "SuspendedEVSE", "EVConnected"})
+RUNNING = "running"
+FINAL = "final"
+_MS_PER_HOUR = Decimal(3_600_000)
+_WH_PER_KWH = Decimal(1000)
+# A register counting up to a power of ten wrapped when it was within this share of the top
+# and now reads within this share of zero.
+_WRAP_SHARE = 0.05
+_QUANTITY = Decimal("0.0001")
+# No session is priced beyond this: instants later than start + 31 days are taken as a
+# station clock gone wrong (flag `implausible_duration`).
+MAX_SESSION_MS = 31 * 24 * 3_600_000
+
+
+@dataclass(slots=True)
+class Accrual:
+    """A session priced up to `at_ms` (station time).
+
+    `lines` maps (component, period, unit price) to [quantity, amount], both unrounded;
+    `wh` is the last energy reading so far and `state` the charging state in force."""
+
+    started_ms: int
+    at_ms: int
+    wh: float | None = None
+    wh_ms: int = 0  # when `wh` was read
+    state: str = ""
+    lines: dict[tuple[str, str, str], list[Decimal]] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    energy_wh: Decimal = Decimal(0)
+    charging_ms: int = 0
+    idle_ms: int = 0
+
+    def add(self, component: str, period: str, unit_price: Decimal, quantity: Decimal) -> None:
+        if quantity == 0:
+            return
+        line = self.lines.setdefault((component, period, str(unit_price)), [Decimal(0)] * 2)
+        line[0] += quantity
+        line[1] += quantity * unit_price
+
+    def copy(self) -> Accrual:
+        return Accrual(
+            self.started_ms,
+            self.at_ms,
+            self.wh,
+            self.wh_ms,
+            self.state,
+            {k: list(v) for k, v in self.lines.items()},
+            set(self.flags),
+            self.energy_wh,
+            self.charging_ms,
+            self.idle_ms,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "started_ms": self.started_ms,
+            "at_ms": self.at_ms,
+            "wh": self.wh,
+            "wh_ms": self.wh_ms,
+            "state": self.state,
+            "lines": [[*k, str(q), str(a)] for k, (q, a) in sorted(self.lines.items())],
+            "flags": sorted(self.flags),
+            "energy_wh": str(self.energy_wh),
+            "charging_ms": self.charging_ms,
+            "idle_ms": self.idle_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Accrual:
+        return cls(
+            started_ms=int(d["started_ms"]),
+            at_ms=int(d["at_ms"]),
+            wh=None if d.get("wh") is None else float(d["wh"]),
+            wh_ms=int(d.get("wh_ms") or 0),
+            state=str(d.get("state") or ""),
+            lines={
+                (str(c), str(p), str(u)): [Decimal(q), Decimal(a)]
+                for c, p, u, q, a in d.get("lines") or ()
+            },
+            flags=set(d.get("flags") or ()),
+            energy_wh=Decimal(str(d.get("energy_wh") or 0)),
+            charging_ms=int(d.get("charging_ms") or 0),
+            idle_ms=int(d.get("idle_ms") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What the billing knows of a session: its start, its end (0 while it runs), its energy
+    readings [(ts_ms, Wh)] from the baseline on, and its charging states [(ts_ms, state)]."""
+
+    started_ms: int
+    ended_ms: int = 0
+    readings: Sequence[tuple[int, float]] = ()
+    states: Sequence[tuple[int, str]] = ()
+
+
+def price(tariff: Tariff, session: Session, until_ms: int | None = None) -> Accrual:
+    """The session priced from its start to its end, or to `until_ms` while it runs (default:
+    its last known instant)."""
+    acc = Accrual(session.started_ms, session.started_ms)
+    readings = sorted(session.readings)
+    steps = sorted(
+        [(ts, 0, wh, None) for ts, wh in readings]
+        + [(ts, 1, None, state) for ts, state in session.states]
+    )
+    for ts, _, wh, state in steps:
+        if session.ended_ms and ts > session.ended_ms:
+            break  # a late sample after the end: not part of the session
+        accrue(tariff, acc, ts, wh, state)
+    end = session.ended_ms or (until_ms if until_ms is not None else acc.at_ms)
+    accrue(tariff, acc, end, None, None)
+    return acc
+
+
+def accrue(
+    tariff: Tariff, acc: Accrual, until_ms: int, wh: float | None, state: str | None
+) -> None:
+    """Extend `acc` to `until_ms`, where the register reads `wh` and the state becomes `state`
+    (None: unknown / unchanged). Instants before the start only set the baseline and state."""
+    limit = acc.started_ms + MAX_SESSION_MS
+    if until_ms > limit:  # a station clock off by years must not price (or walk) years
+        acc.flags.add("implausible_duration")
+        until_ms = limit
+    at = max(until_ms, acc.at_ms)
+    # Energy is spread from the previous reading on (it may be older than the last state
+    # change), time from where the accrual stands.
+    since = max(min(acc.wh_ms, at), at - MAX_SESSION_MS)
+    _price_energy(tariff, acc, since, at, _energy(acc, wh))
+    if until_ms > acc.at_ms:
+        _price_time(tariff, acc, acc.at_ms, until_ms)
+        acc.at_ms = until_ms
+    if wh is not None:
+        acc.wh, acc.wh_ms = wh, at
+    if state is not None:
+        acc.state = state
+
+
+def extend(
+    tariff: Tariff, acc: Accrual, ts_ms: int, wh: float | None, state: str | None
+) -> Accrual:
+    """A copy of `acc` extended to one more event (the gateway's view of a TransactionEvent it
+    is answering); an event older than the checkpoint adds nothing."""
+    out = acc.copy()
+    accrue(tariff, out, max(ts_ms, out.at_ms), wh if ts_ms >= out.at_ms else None, state)
+    return out
+
+
+def finish(tariff: Tariff, acc: Accrual, *, final: bool) -> dict[str, Any]:
+    """The bill for an accrual: itemised, rounded, with fee, min/max adjustment and tax."""
+    items = [
+        _item(tariff, component, period, Decimal(unit), quantity, amount)
+        for (component, period, unit), (quantity, amount) in sorted(acc.lines.items())
+    ]
+    if tariff.session_fee:
+        items.append(
+            _item(tariff, "session_fee", "", tariff.session_fee, Decimal(1), tariff.session_fee)
+        )
+    subtotal = sum((Decimal(i["amount"]) for i in items), Decimal(0))
+    adjusted = _bounded(tariff, subtotal)
+    if adjusted != subtotal:
+        kind = "minimum_price" if adjusted > subtotal else "maximum_price"
+        items.append(_item(tariff, kind, "", adjusted - subtotal, Decimal(1), adjusted - subtotal))
+    tax = tariff.round(adjusted * tariff.tax_rate)
+    return {
+        "state": FINAL if final else RUNNING,
+        "tariff_id": tariff.id,
+        "tariff_version": tariff.version,
+        "currency": tariff.currency,
+        "items": items,
+        "subtotal": str(tariff.round(adjusted)),
+        "tax_rate": str(tariff.tax_rate),
+        "tax": str(tax),
+        "total": str(tariff.round(adjusted) + tax),
+        "energy_wh": str(acc.energy_wh.quantize(Decimal("0.001"))),
+        "charging_s": acc.charging_ms // 1000,
+        "idle_s": acc.idle_ms // 1000,
+        "started_ms": acc.started_ms,
+        "priced_until_ms": acc.at_ms,
+        "flags": sorted(acc.flags),
+    }
+
+
+def bill_total(bill: Mapping[str, Any]) -> Decimal:
+    return Decimal(str(bill.get("total") or 0))
+
+
+def cost_message(bill: Mapping[str, Any]) -> str:
+    """The line a station shows the driver (2.0.1 updatedPersonalMessage, 1.6 cost text)."""
+    total, currency = bill.get("total", "0"), bill.get("currency", "")
+    kwh = (Decimal(str(bill.get("energy_wh") or 0)) / _WH_PER_KWH).quantize(Decimal("0.01"))
+    if bill.get("state") == FINAL:
+        return f"Total {total} {currency} incl. tax, {kwh} kWh. Thank you!"
+    return f"{kwh} kWh, {total} {currency} so far (incl. tax)"
+
+
+def readings_merge(
+    current: Iterable[Sequence[Any]], new: Iterable[Sequence[Any]], cap: int
+) -> list[list[Any]]:
+    """Readings [ts_ms, Wh] merged in station-time order, one per instant (the first value seen
+    for an instant wins, so a duplicate or a redelivery changes nothing). Beyond `cap`, every
+    other interior reading is dropped: totals stay exact, only the split of energy between
+    tariff periods gets coarser."""
+    merged: dict[int, float] = {}
+    for ts, wh in [*current, *new]:
+        merged.setdefault(int(ts), float(wh))
+    out = [[ts, merged[ts]] for ts in sorted(merged)]
+    while len(out) > cap > 2:
+        out = [out[0], *out[1:-1:2], out[-1]]
+    return out
+
+
+# --- the walk -------------------------------------------------------------------------------
+
+
+def _energy(acc: Accrual, wh: float | None) -> Decimal:
+    """The energy between the last reading and `wh` (0 when either is unknown); counts it."""
+    if wh is None or acc.wh is None:
+        return Decimal(0)
+    before, after = acc.wh, wh
+    if after >= before:
+        delta = after - before
+    elif _wrapped(before, after):
+        delta = _register_top(before) - before + after
+        acc.flags.add("meter_rollover")
+    else:
+        delta = 0.0
+        acc.flags.add("meter_reset")
+    energy = Decimal(str(round(delta, 3)))
+    acc.energy_wh += energy
+    return energy
+
+
+def _price_time(tariff: Tariff, acc: Accrual, start: int, end: int) -> None:
+    """Price [start, end) by the charging state in force, piece by tariff period."""
+    for a, b in _pieces(tariff, start, end):
+        prices = tariff.prices_at(a)
+        hours = Decimal(b - a) / _MS_PER_HOUR
+        if acc.state in CHARGING_STATES:
+            acc.add("charging_time", prices.period, prices.charging_per_hour, hours)
+            acc.charging_ms += b - a
+        elif acc.state in IDLE_STATES:
+            acc.add("idle_time", prices.period, prices.idle_per_hour, hours)
+            acc.idle_ms += b - a
+
+
+def _price_energy(tariff: Tariff, acc: Accrual, start: int, end: int, energy: Decimal) -> None:
+    """Price energy delivered over [start, end), spread evenly, piece by tariff period."""
+    if not energy:
+        return
+    if end <= start:
+        prices = tariff.prices_at(end)
+        acc.add("energy", prices.period, prices.energy_per_kwh, energy / _WH_PER_KWH)
+        return
+    span = Decimal(end - start)
+    for a, b in _pieces(tariff, start, end):
+        prices = tariff.prices_at(a)
+        share = energy * Decimal(b - a) / span
+        acc.add("energy", prices.period, prices.energy_per_kwh, share / _WH_PER_KWH)
+
+
+def _pieces(tariff: Tariff, start: int, end: int) -> list[tuple[int, int]]:
+    return list(itertools.pairwise([start, *tariff.boundaries(start, end), end]))
+
+
+def _wrapped(before: float, after: float) -> bool:
+    top = _register_top(before)
+    return before >= top * (1 - _WRAP_SHARE) and after <= top * _WRAP_SHARE
+
+
+def _register_top(wh: float) -> float:
+    """The power of ten a register reading `wh` counts up to."""
+    return float(10 ** max(1, math.ceil(math.log10(wh + 1))))
+
+
+def _bounded(tariff: Tariff, subtotal: Decimal) -> Decimal:
+    if tariff.min_price is not None and subtotal < tariff.min_price:
+        return tariff.min_price
+    if tariff.max_price is not None and subtotal > tariff.max_price:
+        return tariff.max_price
+    return subtotal
+
+
+def _item(
+    tariff: Tariff,
+    component: str,
+    period: str,
+    unit_price: Decimal,
+    quantity: Decimal,
+    amount: Decimal,
+) -> dict[str, Any]:
+    unit = {"energy": "kWh", "charging_time": "h", "idle_time": "h"}.get(component, "session")
+    return {
+        "component": component,
+        "period": period,
+        "quantity": str(quantity.quantize(_QUANTITY)),
+        "unit": unit,
+        "unit_price": str(unit_price),
+        "amount": str(tariff.round(amount)),
+    }
