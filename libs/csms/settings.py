@@ -91,6 +91,12 @@ class Topics:
         by policy): facts the projections fold like frames, so a replay repeats them."""
         return f"{self.prefix}csms.policy"
 
+    @property
+    def bills(self) -> str:
+        """The billing projection's bills (final, and revisions when late data changed one),
+        key = station; the analytics sink writes them to ClickHouse `bills`."""
+        return f"{self.prefix}csms.bills"
+
     def all(self) -> list[str]:
         return [
             self.frames,
@@ -99,6 +105,7 @@ class Topics:
             self.status,
             self.audit,
             self.policy,
+            self.bills,
         ]
 
 
@@ -172,6 +179,12 @@ class Settings:
     # JSON file of 1.6 inference rules per vendor/model (csms.domain.inference16.RulesRegistry
     # .from_dict); empty = the default rules for every station.
     inference16_rules: str = ""
+    # Billing (services/processors/billing.py): stations that can display cost get CostUpdated
+    # (2.x) every billing_cost_interval_s of session time (0 = never); 1.6 stations that report
+    # CustomDisplayCostAndPrice get the OCA RunningCost/FinalCost DataTransfer only when
+    # billing_datatransfer16 is on (a vendor extension: off by default).
+    billing_cost_interval_s: int = 60
+    billing_datatransfer16: bool = False
     analytics_group_id: str = "csms-analytics"
     analytics_batch_rows: int = 50_000
     analytics_batch_seconds: float = 0.5
@@ -254,6 +267,10 @@ class Settings:
             tx_reboot_grace_s=_env_int("TX_REBOOT_GRACE_S", base.tx_reboot_grace_s),
             tx_sweep_interval_s=_env_float("TX_SWEEP_INTERVAL_S", base.tx_sweep_interval_s),
             inference16_rules=_env("INFERENCE16_RULES", base.inference16_rules),
+            billing_cost_interval_s=_env_int(
+                "BILLING_COST_INTERVAL_S", base.billing_cost_interval_s
+            ),
+            billing_datatransfer16=_env_bool("BILLING_DATATRANSFER16", base.billing_datatransfer16),
             analytics_group_id=_env("ANALYTICS_GROUP_ID", base.analytics_group_id),
             analytics_batch_rows=_env_int("ANALYTICS_BATCH_ROWS", base.analytics_batch_rows),
             analytics_batch_seconds=_env_float(

@@ -60,7 +60,7 @@ class AnalyticsService:
                 self._server.serve(sockets=[sock]), name="analytics-http"
             )
             self._consumer = consumer = make_consumer(
-                s, s.topics.frames, s.topics.transactions, s.topics.status,
+                s, s.topics.frames, s.topics.transactions, s.topics.status, s.topics.bills,
                 group_id=s.analytics_group_id,
             )  # fmt: skip
             await consumer.start()

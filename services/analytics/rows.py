@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 import orjson
@@ -58,7 +59,17 @@ STATUS_EVENTS: Final = Table(
     "status_events",
     ("ts", "station", "evse", "connector", "status", "error_code", "proto", "event_id"),
 )
-TABLES: Final = (OCPP_FRAMES, METER_VALUES, TRANSACTIONS, STATUS_EVENTS, TRANSACTION_EVENTS)
+BILLS: Final = Table(
+    "bills",
+    ("station", "transaction_id", "revision", "proto", "evse", "connector", "id_token",
+     "tariff_id", "tariff_version", "currency", "started", "ended", "priced_until", "computed",
+     "energy_wh", "charging_s", "idle_s", "items.component", "items.period", "items.quantity",
+     "items.unit", "items.unit_price", "items.amount", "subtotal", "tax_rate", "tax", "total",
+     "flags", "stop_reason", "closed_by"),
+)  # fmt: skip
+TABLES: Final = (
+    OCPP_FRAMES, METER_VALUES, TRANSACTIONS, STATUS_EVENTS, TRANSACTION_EVENTS, BILLS,
+)  # fmt: skip
 
 # DateTime64(3) covers 1900..2299; epoch ms outside [0, 2300-01-01) is a broken clock, not data.
 _MAX_TS_MS: Final = 10_413_792_000_000
@@ -320,3 +331,115 @@ def route_transaction(raw: bytes | None) -> Routed:
 
 def route_status(raw: bytes | None) -> Routed:
     return _route_json(raw, STATUS_EVENTS, status_row)
+
+
+# -- csms.bills ---------------------------------------------------------------------------------
+
+# Decimal(P, S) column scales of `bills` (see migration 0006).
+_MONEY: Final = 4
+_UNIT_PRICE: Final = 6
+_ENERGY: Final = 3
+_RATE: Final = 6
+
+
+def _decimal(value: Any, scale: int, precision: int = 18) -> Decimal:
+    """A decimal carried as a JSON string (or integer), rounded half-up to the column's scale.
+
+    Floats are refused: money arrives as strings precisely so that no binary rounding creeps in.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RowError(f"not a decimal string: {value!r}")
+    try:
+        number = Decimal(value)
+    except InvalidOperation as exc:
+        raise RowError(f"not a decimal: {value!r}") from exc
+    if not number.is_finite():
+        raise RowError(f"not a finite decimal: {value!r}")
+    scaled = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    if abs(scaled) >= Decimal(10) ** (precision - scale):
+        raise RowError(f"decimal out of range for Decimal({precision}, {scale}): {value!r}")
+    return scaled
+
+
+def _items(value: Any) -> tuple[list[Any], ...]:
+    """Bill lines -> the six parallel arrays of the `items` Nested column."""
+    if not isinstance(value, list):
+        raise RowError(f"items: not a list: {value!r}")
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
+    for item in value:
+        if not isinstance(item, dict):
+            raise RowError(f"items: not an object: {item!r}")
+        try:
+            line = (
+                _str(item["component"]),
+                _str(item.get("period", "")),
+                _decimal(item["quantity"], _MONEY),
+                _str(item.get("unit", "")),
+                _decimal(item["unit_price"], _UNIT_PRICE),
+                _decimal(item["amount"], _MONEY),
+            )
+        except KeyError as exc:
+            raise RowError(f"items: missing field {exc}") from exc
+        for column, cell in zip(columns, line, strict=True):
+            column.append(cell)
+    return columns
+
+
+def bill_row(d: dict[str, Any]) -> Row:
+    """A final bill as the billing processor publishes it (csms.domain.billing.finish plus the
+    session's identity, `revision` >= 1 and `computed_ms`)."""
+    try:
+        revision = _uint(d["revision"])
+        if revision < 1:
+            raise RowError(f"revision must be >= 1: {revision}")
+        components, periods, quantities, units, unit_prices, amounts = _items(d["items"])
+        return (
+            _str(d["station"]),
+            _str(d["transaction_id"]),
+            revision,
+            _str(d.get("proto", "")),
+            _uint(d.get("evse", 0)),
+            _uint(d.get("connector", 0)),
+            _str(d.get("id_token") or ""),
+            _str(d["tariff_id"]),
+            _uint(d.get("tariff_version", 1)),
+            _str(d["currency"]),
+            _ts(d["started_ms"]),
+            _ts(d.get("ended_ms") or 0),
+            _ts(d.get("priced_until_ms") or 0),
+            _ts(d.get("computed_ms") or 0),
+            _decimal(d.get("energy_wh", "0"), _ENERGY),
+            _uint(d.get("charging_s", 0)),
+            _uint(d.get("idle_s", 0)),
+            components,
+            periods,
+            quantities,
+            units,
+            unit_prices,
+            amounts,
+            _decimal(d["subtotal"], _MONEY),
+            _decimal(d.get("tax_rate", "0"), _RATE, 9),
+            _decimal(d["tax"], _MONEY),
+            _decimal(d["total"], _MONEY),
+            _strings(d.get("flags")),
+            _str(d.get("stop_reason") or ""),
+            _str(d.get("closed_by") or ""),
+        )
+    except KeyError as exc:
+        raise RowError(f"missing field {exc}") from exc
+
+
+def route_bill(raw: bytes | None) -> Routed:
+    """csms.bills: only final bills (`type` "bill", `state` "final") become rows; running bills
+    and other message types are skipped without complaint (they are not for ClickHouse)."""
+    try:
+        d = _object(raw)
+    except RowError as exc:
+        return Routed(problem=f"bad_{BILLS.name}", detail=str(exc))
+    if d.get("type") != "bill" or d.get("state") != "final":
+        return Routed()
+    try:
+        row = bill_row(d)
+    except RowError as exc:
+        return Routed(problem=f"bad_{BILLS.name}", detail=str(exc))
+    return Routed(rows={BILLS.name: [row]})

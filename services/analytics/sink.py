@@ -1,12 +1,12 @@
 """The analytics sink: Kafka -> ClickHouse, batched, idempotent, at-least-once.
 
-Consumes `ocpp.frames` (archive + meter values), `csms.transactions` and `csms.status`, routes
-each event to rows (services.analytics.rows), and inserts a batch per table once it is full
-(Settings.analytics_batch_rows) or old enough (Settings.analytics_batch_seconds). Offsets are
-committed only after every table of the batch is inserted, so a crash redelivers the batch -
-and the ReplacingMergeTree tables collapse the duplicates (see the migrations). The same
-property makes rebalances harmless: rows of a partition that moved to another consumer may be
-inserted twice, never lost.
+Consumes `ocpp.frames` (archive + meter values), `csms.transactions`, `csms.status` and
+`csms.bills` (final bills), routes each event to rows (services.analytics.rows), and inserts a
+batch per table once it is full (Settings.analytics_batch_rows) or old enough
+(Settings.analytics_batch_seconds). Offsets are committed only after every table of the batch
+is inserted, so a crash redelivers the batch - and the ReplacingMergeTree tables collapse the
+duplicates (see the migrations). The same property makes rebalances harmless: rows of a
+partition that moved to another consumer may be inserted twice, never lost.
 
 ClickHouse down or failing: the batch is retried with exponential backoff, nothing is committed,
 and consumption pauses (Kafka keeps the events). Undecodable events are logged, counted and
@@ -40,6 +40,7 @@ from services.analytics.rows import (
     Routed,
     Row,
     Table,
+    route_bill,
     route_frame,
     route_status,
     route_transaction,
@@ -97,6 +98,7 @@ class Sink:
             topics.frames: partial(route_frame, flatten_fn=flatten_fn),
             topics.transactions: route_transaction,
             topics.status: route_status,
+            topics.bills: route_bill,
         }
         self._tables = {table.name: table for table in TABLES}
         self._contexts: dict[str, InsertContext] = {}

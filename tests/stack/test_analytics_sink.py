@@ -6,10 +6,9 @@ endpoint with httpx and clickhouse_connect."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ import clickhouse_connect
 import httpx
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 from services.analytics.main import AnalyticsService, run_async
+from tests.stack.sink_helpers import Query, delete_topics, eventually, in_process, sink_settings
 from tests.unit.domain.builders import (
     T0,
     Session,
@@ -35,11 +34,10 @@ from tests.unit.domain.builders import (
 from csms.domain.model import ConnectorStatus, Transaction
 from csms.envelope import FrameEnvelope
 from csms.infra.kafka import ensure_topics, make_producer
-from csms.settings import Settings, Topics
+from csms.settings import Settings
 
 pytestmark = pytest.mark.stack
 
-KAFKA = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 RUN = uuid.uuid4().hex[:8]
 ST16 = f"CP16-{RUN}"
 ST201 = f"CP201-{RUN}"
@@ -127,14 +125,7 @@ def expected_frame_rows(ev: Events) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        kafka_bootstrap=KAFKA,
-        topics=Topics(prefix=f"test-analytics-{RUN}."),
-        clickhouse_url=f"chdb://{tmp_path / 'clickhouse'}",
-        clickhouse_http_port=0,  # any free port; the service reports it
-        analytics_group_id=f"analytics-{RUN}",
-        analytics_batch_seconds=0.1,
-    )
+    return sink_settings(tmp_path, f"analytics-{RUN}")
 
 
 @pytest.fixture
@@ -157,12 +148,7 @@ async def published(settings: Settings) -> AsyncIterator[Events]:
     finally:
         await producer.stop()
     yield events
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(settings.topics.all())
-    finally:
-        await admin.close()
+    await delete_topics(settings)
 
 
 EXPECTED_COUNTS = {"ocpp_frames": 3, "meter_values": 4, "transactions": 1, "status_events": 1}
@@ -184,32 +170,6 @@ def _inserted() -> dict[str, float]:
         table: _metric("csms_analytics_rows_inserted_total", table=table)
         for table in ("ocpp_frames", "meter_values", "transactions", "status_events")
     }
-
-
-async def _eventually(
-    check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60.0
-) -> None:
-    """Wait for a condition (bounded, so a broken sink fails instead of hanging)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not reached: {what}")
-        await asyncio.sleep(0.1)
-
-
-Query = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
-
-
-def in_process(service: AnalyticsService) -> Query:
-    """Queries on the service's own client (on its engine thread)."""
-
-    async def query(sql: str) -> list[tuple[Any, ...]]:
-        ch = service.clickhouse
-        assert ch is not None
-        result = await ch.run(ch.client.query, sql)
-        return [tuple(row) for row in result.result_rows]
-
-    return query
 
 
 def over_http(port: int) -> Query:
@@ -261,7 +221,7 @@ async def test_sink_writes_every_table_idempotently(settings: Settings, publishe
             )
             return counts == [(4, 3, 1, 1)]
 
-        await _eventually(all_rows_in, "all rows of the first delivery")
+        await eventually(all_rows_in, "all rows of the first delivery")
         await _assert_tables(in_process(service), ev)
 
         async def bad_envelope_counted() -> bool:
@@ -272,7 +232,7 @@ async def test_sink_writes_every_table_idempotently(settings: Settings, publishe
             )
             return now == bad_before + 1
 
-        await _eventually(bad_envelope_counted, "the bad envelope counted, once")
+        await eventually(bad_envelope_counted, "the bad envelope counted, once")
         await _check_http_endpoint(service.http_port, ev)
     finally:
         await service.stop()
@@ -295,7 +255,7 @@ async def test_sink_writes_every_table_idempotently(settings: Settings, publishe
             now = _inserted()
             return all(now[t] - before[t] >= n for t, n in EXPECTED_COUNTS.items())
 
-        await _eventually(replayed, "every event inserted a second time")
+        await eventually(replayed, "every event inserted a second time")
         query = over_http(port)
         await _assert_tables(query, ev)
         raw = await query("SELECT count() FROM meter_values")

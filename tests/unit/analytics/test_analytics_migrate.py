@@ -32,7 +32,7 @@ def test_shipped_migrations_are_numbered_in_order() -> None:
     migrations = load_migrations()
     assert [(m.version, m.name) for m in migrations] == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
-        (5, "transaction_events"),
+        (5, "transaction_events"), (6, "bills"),
     ]  # fmt: skip
     # Every statement can run twice (a crash re-runs the whole file).
     for m in migrations:
@@ -57,15 +57,16 @@ async def test_migrate_applies_once_and_records_versions(clickhouse: ClickHouse)
     rows = client.query("SELECT version, name FROM schema_migrations FINAL ORDER BY version")
     assert rows.result_rows == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
-        (5, "transaction_events"),
+        (5, "transaction_events"), (6, "bills"),
     ]  # fmt: skip
     engines = client.query(
         "SELECT name, engine, partition_key FROM system.tables WHERE database = 'default' "
         "AND name IN ('ocpp_frames', 'meter_values', 'transactions', 'status_events', "
-        "'transaction_events') "
+        "'transaction_events', 'bills') "
         "ORDER BY name"
     ).result_rows
     assert engines == [
+        ("bills", "ReplacingMergeTree", "toYYYYMM(started)"),
         ("meter_values", "ReplacingMergeTree", "toYYYYMM(ts)"),
         ("ocpp_frames", "ReplacingMergeTree", "toYYYYMM(ts)"),
         ("status_events", "ReplacingMergeTree", "toYYYYMM(ts)"),
@@ -75,9 +76,9 @@ async def test_migrate_applies_once_and_records_versions(clickhouse: ClickHouse)
 
 
 async def test_new_migration_is_applied_after_the_existing_ones(clickhouse: ClickHouse) -> None:
-    extra = Migration(6, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;")
+    extra = Migration(7, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;")
     applied = await clickhouse.run(migrate, clickhouse.client, [*load_migrations(), extra])
-    assert applied == [6]
+    assert applied == [7]
     assert clickhouse.client.command("EXISTS TABLE extra") == 1
 
 

@@ -45,6 +45,7 @@ def _sample(env: FrameEnvelope, **kw: object) -> MeterSample:
 def test_table_columns_match_the_row_builders() -> None:
     assert [t.name for t in TABLES] == [
         "ocpp_frames", "meter_values", "transactions", "status_events", "transaction_events",
+        "bills",
     ]  # fmt: skip
     assert len(OCPP_FRAMES.columns) == 12
     assert len(METER_VALUES.columns) == 14
