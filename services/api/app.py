@@ -21,7 +21,7 @@ from services.api.auth import install_auth
 from services.api.commands import CommandService
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, MetricsMiddleware
-from services.api.routes import api_tokens, health, id_tokens, stations, transactions
+from services.api.routes import api_tokens, health, id_tokens, stations, tariffs, transactions
 from services.api.routes import commands as commands_routes
 from services.api.store import ReadModelStore
 
@@ -92,7 +92,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     install_auth(app)
-    for module in (health, stations, transactions, id_tokens, api_tokens):
+    for module in (health, stations, transactions, id_tokens, api_tokens, tariffs):
         app.include_router(module.router)
     commands_routes.install(app)
     return app

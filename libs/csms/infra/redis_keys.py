@@ -142,6 +142,32 @@ def device_call(station_id: str, conn: str, uid: str) -> str:
     return f"{PREFIX}:dmcall:{station_id}:{conn}:{uid}"
 
 
+# --- tariffs and billing (issue 7) ----------------------------------------------------------
+TARIFFS = f"{PREFIX}:tariffs"
+"""Set of every tariff id (operator configuration: never wiped by a replay)."""
+TARIFF_ASSIGNMENTS = f"{PREFIX}:tariff:assignments"
+"""Hash: scope key ("default", "station:<id>", "evse:<id>:<n>", "group:<g>", see
+csms.domain.tariffs.assignment_key) -> JSON list of [valid_from_ms, tariff_id or null]."""
+
+
+def tariff(tariff_id: str) -> str:
+    """Hash: version number -> JSON of that immutable tariff version (Tariff.to_dict)."""
+    return f"{PREFIX}:tariff:v:{tariff_id}"
+
+
+def bill(tx_key: str) -> str:
+    """String: JSON of the billing projection's state of one transaction (services/processors/
+    billing.py): the tariff version it is priced with, readings, the running or final bill."""
+    return f"{PREFIX}:bill:{tx_key}"
+
+
+def cost_checkpoint(tx_key: str) -> str:
+    """String: JSON {"tariff", "acc", "show"} - the priced-so-far accrual of a running
+    transaction of a station that can display cost, which the gateway extends with the
+    TransactionEvent it answers (csms.domain.billing.extend). Expires after the session."""
+    return f"{PREFIX}:cost:{tx_key}"
+
+
 READ_MODEL_PATTERNS = (
     f"{PREFIX}:tx:*",
     TRANSACTIONS,
@@ -152,6 +178,8 @@ READ_MODEL_PATTERNS = (
     f"{PREFIX}:dm:*",
     f"{PREFIX}:dmcall:*",
     f"{PREFIX}:inf16:*",
+    f"{PREFIX}:bill:*",
+    f"{PREFIX}:cost:*",
 )
 """Glob patterns of every key the processors' projections write: what `csms replay` wipes and
 rebuilds from Kafka. Never the registry, id tokens, API tokens, routes, epochs, commands or
