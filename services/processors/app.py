@@ -37,10 +37,13 @@ from csms.infra.redis_client import make_redis
 from csms.settings import LOCAL_STATE_DIR, Settings
 from services.processors.pipeline import (
     AGENTS,
+    DOWNSTREAM,
     Step,
+    ValueStep,
     handle_batch,
     retry_infra,
 )
+from services.processors.station_messages import RedisStationMessages
 from services.processors.wiring import build_processors
 from services.processors.write_behind import WriteBehindRedis
 
@@ -90,18 +93,25 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     )
     client = redis if redis is not None else make_redis(settings)
     # One write-behind copy per agent: each is the only writer of its keys (write_behind.py).
-    caches = {name: WriteBehindRedis(client) for name in AGENTS}
+    caches = {name: WriteBehindRedis(client) for name in (*AGENTS, *DOWNSTREAM)}
 
     def redis_for(agent: str) -> WriteBehindRedis | Redis:
         return caches.get(agent, client)  # the zombie sweep reads Redis itself
 
-    processors = build_processors(settings, FaustOutputs(app), redis_for)
+    processors = build_processors(
+        settings, FaustOutputs(app), redis_for, RedisStationMessages(client)
+    )
     # Every agent reads the frames and the CSMS's own policy decisions (which only the
     # transactions step acts on): one input set, so a replay of both topics is the live run.
     inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
     batching = (settings.processors_batch_max, settings.processors_batch_s)
     for name, step in processors.steps.items():
         app.agent(inputs, name=name)(_agent(name, step, caches[name], batching))
+    # Downstream agents fold the processors' own output (the billing: transaction snapshots).
+    snapshots = app.topic(settings.topics.transactions, **RAW)
+    for name, value_step in processors.downstream.items():
+        agent = _agent(name, value_step, caches[name], batching, downstream=True)
+        app.agent(snapshots, name=name)(agent)
 
     async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         # Another worker may own those stations next: write out, then forget the copies.
@@ -135,11 +145,18 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     return app
 
 
-def _agent(name: str, step: Step, cache: WriteBehindRedis, batching: tuple[int, float]) -> Any:
+def _agent(
+    name: str,
+    step: Step | ValueStep,
+    cache: WriteBehindRedis,
+    batching: tuple[int, float],
+    *,
+    downstream: bool = False,
+) -> Any:
     async def agent(stream: faust.StreamT[bytes]) -> None:
         # take(): faust acks a batch's events only after this loop body, i.e. after the flush.
         async for batch in stream.take(*batching):
-            await handle_batch(name, batch, step, cache.flush)
+            await handle_batch(name, batch, step, cache.flush, downstream=downstream)
 
     agent.__name__ = name
     return agent

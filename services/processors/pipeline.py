@@ -25,6 +25,7 @@ from csms.domain import transactions as txp
 from csms.domain.inference16 import RulesRegistry
 from csms.envelope import EnvelopeError, FrameEnvelope, decode, new_event_id
 from csms.settings import Topics
+from services.processors.billing import BillingStep
 from services.processors.device_models import DeviceModelStore, project_device_model
 from services.processors.inference import InferenceStore, project_inference
 from services.processors.projections import (
@@ -60,11 +61,14 @@ ZOMBIES = Counter(
 )
 
 _MAX_BACKOFF_S = 5.0
-# The agents, in `Processors.steps` order.
+# The agents, in `Processors.steps` order, then the downstream ones (`Processors.downstream`).
 AGENTS = ("transactions", "status", "device_model", "inference16")
+DOWNSTREAM = ("billing",)
 _INFRA_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 Step = Callable[[FrameEnvelope], Awaitable[bool]]
+# A downstream agent's step: one decoded JSON record of a processors' output topic.
+ValueStep = Callable[[dict[str, Any]], Awaitable[bool]]
 
 
 class Outputs(Protocol):
@@ -88,6 +92,7 @@ class Processors:
         rules: RulesRegistry | None = None,
         policy: ZombiePolicy | None = None,
         zombie_store: TransactionStore | None = None,
+        billing: BillingStep | None = None,
     ) -> None:
         self.topics = topics
         self.outputs = outputs
@@ -100,6 +105,7 @@ class Processors:
         # The sweep reads every worker's transactions: straight from Redis, never through the
         # transactions agent's write-behind copy (valid only for its own partitions).
         self.zombie_store = zombie_store if zombie_store is not None else transactions
+        self.billing = billing
         # The latest gateway time among the frames folded here: the policy's clock, so that
         # processors catching up on a backlog never take old sessions for silent ones.
         self.stream_ms = 0
@@ -114,17 +120,36 @@ class Processors:
             "inference16": self.on_inference16,
         }
 
+    @property
+    def downstream(self) -> dict[str, ValueStep]:  # names: DOWNSTREAM
+        """Agent name -> step over the transactions topic (the processors' own output)."""
+        return {"billing": self.on_billing}
+
     async def on_transactions(self, env: FrameEnvelope) -> bool:
         if env.kind != "policy":
             self.stream_ms = max(self.stream_ms, env.ts)
         projected = await project_transaction(env, self.transactions)
         topic = self.topics.transactions
         for tx in projected.snapshots:
-            await self.outputs.send(topic, tx.station.encode(), orjson.dumps(txp.snapshot(tx)))
+            snap = txp.snapshot(tx)
+            readings = projected.readings.get(tx.key)
+            if readings:  # the frame's own energy readings, for the billing's tariff periods
+                snap["readings"] = [[r.ts_ms, r.wh] for r in readings]
+            await self.outputs.send(topic, tx.station.encode(), orjson.dumps(snap))
         for event in projected.events:
             await self.outputs.send(topic, env.station.encode(), orjson.dumps(event))
         _published("transactions").inc(len(projected.snapshots) + len(projected.events))
         return bool(projected)
+
+    async def on_billing(self, record: dict[str, Any]) -> bool:
+        if self.billing is None:
+            return False
+        billed = await self.billing.on_snapshot(record)
+        if billed.publish is not None:
+            station = str(billed.publish["station"]).encode()
+            await self.outputs.send(self.topics.bills, station, orjson.dumps(billed.publish))
+            _published("billing").inc()
+        return billed.changed
 
     async def on_status(self, env: FrameEnvelope) -> bool:
         changed = await project_status(env, self.stations)
@@ -173,6 +198,23 @@ class Processors:
         return closed
 
 
+class InProcessDownstream:
+    """Outputs that also hand every transactions-topic record straight to the downstream
+    steps (the billing), in this process: the replay's way to fold the billing over the
+    snapshots it republishes, in the order the live billing agent would read them."""
+
+    def __init__(self, outputs: Outputs, topics: Topics) -> None:
+        self._outputs = outputs
+        self._topic = topics.transactions
+        self.processors: Processors | None = None  # set once built (they take these outputs)
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        await self._outputs.send(topic, key, value)
+        if topic == self._topic and self.processors is not None:
+            for name, step in self.processors.downstream.items():
+                await handle_value(name, value, step)
+
+
 @dataclass(frozen=True, slots=True)
 class ZombiePolicy:
     """When the processors close a transaction the station never closed (Settings.tx_*)."""
@@ -202,11 +244,30 @@ def decode_event(agents: Iterable[str], raw: object) -> FrameEnvelope | None:
 
 async def handle_env(agent: str, env: FrameEnvelope, step: Step) -> None:
     """One step for one decoded envelope: a projection bug is logged, counted and skipped."""
+    await _run(agent, lambda: step(env), f"event {env.id} of station {env.station}")
+
+
+async def handle_value(agent: str, raw: object, step: ValueStep) -> None:
+    """One step of a downstream agent (its input is a processors' output topic, one JSON
+    object per record): a bad record or a projection bug is logged, counted and skipped."""
     try:
-        changed = await retry_infra(agent, lambda: step(env))
+        value = orjson.loads(raw if isinstance(raw, bytes) else bytes(raw or b""))  # type: ignore[call-overload]
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        _outcome(agent, "bad_envelope").inc()
+        log.warning("%s: skipping a record that is no JSON: %s", agent, exc)
+        return
+    if not isinstance(value, dict):
+        _outcome(agent, "bad_envelope").inc()
+        return
+    await _run(agent, lambda: step(value), f"record {str(value.get('key'))[:80]}")
+
+
+async def _run(agent: str, call: Callable[[], Awaitable[bool]], what: str) -> None:
+    try:
+        changed = await retry_infra(agent, call)
     except Exception:
         _outcome(agent, "failed").inc()
-        log.exception("%s: skipping event %s of station %s", agent, env.id, env.station)
+        log.exception("%s: skipping %s", agent, what)
         return
     _outcome(agent, "changed" if changed else "unchanged").inc()
 
@@ -223,12 +284,20 @@ def _outcome(agent: str, outcome: str) -> Any:
 
 
 async def handle_batch(
-    agent: str, raws: Sequence[object], step: Step, flush: Callable[[], Awaitable[int]]
+    agent: str,
+    raws: Sequence[object],
+    step: Step | ValueStep,
+    flush: Callable[[], Awaitable[int]],
+    *,
+    downstream: bool = False,
 ) -> None:
     """A batch of events, then their Redis writes in one go (services/processors/write_behind):
     the caller acks the events only after this returns."""
     for raw in raws:
-        await handle(agent, raw, step)
+        if downstream:
+            await handle_value(agent, raw, step)  # type: ignore[arg-type]
+        else:
+            await handle(agent, raw, step)  # type: ignore[arg-type]
     await retry_infra(agent, flush)
     BATCHES.labels(agent).observe(len(raws))
 

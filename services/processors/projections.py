@@ -66,6 +66,8 @@ class TxProjected:
 
     snapshots: list[Transaction] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Transaction key -> the energy readings of the update that changed it.
+    readings: dict[str, tuple[txp.Reading, ...]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.snapshots or self.events)
@@ -121,6 +123,8 @@ async def _fold(update: txp.TxUpdate, store: TransactionStore, out: TxProjected)
     if verdict == "apply":
         await store.save(after)
     out.snapshots.append(after)
+    if update.readings:
+        out.readings[after.key] = update.readings
     # A station's retry of an event already folded is no new event (its id is the seqNo).
     retry = verdict == "apply" and before is not None and txp.seq_seen(before, update.seq_no)
     event = None if retry else txp.neutral_event(update, after)

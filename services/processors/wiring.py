@@ -7,6 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from csms.settings import Settings
+from services.processors.billing import (
+    BillingConfig,
+    BillingStep,
+    RedisBillingStore,
+    RedisLookups,
+    StationMessages,
+)
 from services.processors.device_models import RedisDeviceModelStore
 from services.processors.inference import RedisInferenceStore, load_rules
 from services.processors.pipeline import Outputs, Processors, ZombiePolicy
@@ -14,10 +21,24 @@ from services.processors.stores import RedisClient, RedisStationStore, RedisTran
 
 
 def build_processors(
-    settings: Settings, outputs: Outputs, redis_for: Callable[[str], RedisClient]
+    settings: Settings,
+    outputs: Outputs,
+    redis_for: Callable[[str], RedisClient],
+    messages: StationMessages | None = None,
 ) -> Processors:
     """The processors with `redis_for(agent)` as each agent's Redis (live: a write-behind copy
-    per agent, and Redis itself for "zombie_sweep"; replay: one in-memory Redis)."""
+    per agent, and Redis itself for "zombie_sweep" and "lookups" - other owners' keys such as
+    tariffs; replay: one in-memory Redis, except the lookups). `messages` sends the billing's
+    calls to stations (None: send nothing, as in a replay)."""
+    billing = BillingStep(
+        RedisBillingStore(redis_for("billing")),
+        RedisLookups(redis_for("lookups"), settings.billing_datatransfer16),
+        messages,
+        BillingConfig(
+            cost_interval_ms=settings.billing_cost_interval_s * 1000,
+            datatransfer16=settings.billing_datatransfer16,
+        ),
+    )
     return Processors(
         settings.topics,
         outputs,
@@ -31,4 +52,5 @@ def build_processors(
             reboot_grace_ms=settings.tx_reboot_grace_s * 1000,
         ),
         zombie_store=RedisTransactionStore(redis_for("zombie_sweep")),
+        billing=billing,
     )

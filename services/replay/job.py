@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from csms.infra.memory_redis import MemoryRedis, write_to
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
+from services.processors.pipeline import InProcessDownstream
 from services.processors.wiring import build_processors
 from services.replay import kafka_io
 from services.replay.fold import Fold, FoldStats, PolicyInterleave, Record, fold_all
@@ -64,7 +65,12 @@ async def fold_job(job: Job) -> JobResult:
     try:
         memory = MemoryRedis() if job.store == "memory" else None
         client = memory if memory is not None else redis
-        processors = build_processors(settings, outputs, lambda agent: client)
+        # Tariffs and id tokens are operator configuration, never rebuilt: read from Redis.
+        downstream = InProcessDownstream(outputs, settings.topics)
+        processors = build_processors(
+            settings, downstream, lambda agent: redis if agent == "lookups" else client
+        )
+        downstream.processors = processors
         owned = {s.partition for s in job.frames}
         policy = [
             r

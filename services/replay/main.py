@@ -137,7 +137,12 @@ async def replay(
             f"processors started during the replay ({', '.join(members)}): the read model is "
             f"rebuilt but group {group} was not moved; stop them and replay again"
         )
-    kafka_io.commit_group(settings, group, spans)
+    # The billing agent reads the transactions topic the fold just republished and billed
+    # in-process: it resumes after those snapshots too.
+    billed = kafka_io.capture_spans(
+        settings, [topics.transactions], optional=(topics.transactions,)
+    )
+    kafka_io.commit_group(settings, group, spans + billed)
     for line in summary.lines(topics.frames):
         out(line)
     out(f"  group {group} committed at the end offsets: the processors resume there")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from redis.asyncio import Redis
 
+from csms.domain.transactions import tx_key
+from csms.infra import redis_keys
 from services.api.auth import Role, require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import Limit, scan_page
 from services.api.schemas import TransactionPage, TransactionView, TxState
+from services.api.tariff_schemas import BillView
 
 # Read-only, for every role from analyst up.
 router = APIRouter(
@@ -81,3 +86,31 @@ async def get_transaction(
             f"no transaction {transaction_id!r} at station {station_id!r}",
         )
     return tx
+
+
+@router.get(
+    "/{station_id}/{transaction_id}/bill",
+    response_model=BillView,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def get_bill(request: Request, station_id: PathId, transaction_id: PathId) -> BillView:
+    """The transaction's bill as the billing processor priced it: `running` while it lasts
+    (priced up to `priced_until_ms`), `final` once it ended. Money is decimal strings."""
+    redis: Redis = request.app.state.redis
+    raw = await redis.get(redis_keys.bill(tx_key(station_id, transaction_id)))
+    # The processor's state holds private fields too; the bill is its public part.
+    state = orjson.loads(raw) if raw is not None else {}
+    bill = state.get("bill")
+    if not bill:
+        raise ApiError(
+            404,
+            "bill_not_found",
+            f"no bill (yet) for transaction {transaction_id!r} at station {station_id!r}",
+        )
+    return BillView.model_validate({**bill_context(state, station_id, transaction_id), **bill})
+
+
+def bill_context(state: dict[str, Any], station_id: str, transaction_id: str) -> dict[str, Any]:
+    """What identifies the bill, for a bill that does not carry it itself (a running one)."""
+    known = {k: state[k] for k in ("evse", "id_token") if state.get(k) is not None}
+    return {"station": station_id, "transaction_id": transaction_id, **known}

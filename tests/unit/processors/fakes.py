@@ -119,3 +119,24 @@ class MemoryInferenceStore:
         if model is not None:
             self.models[station] = model
         self.states.setdefault(station, {}).update({st.connector_id: st for st in states})
+
+
+class MemoryBillingStore:
+    """services.processors.billing.BillingStore in dicts."""
+
+    def __init__(self) -> None:
+        self.bills: dict[str, dict[str, Any]] = {}
+        self.checkpoints: dict[str, dict[str, Any]] = {}
+
+    async def load_bill(self, key: str) -> dict[str, Any] | None:
+        state = self.bills.get(key)
+        return None if state is None else orjson.loads(orjson.dumps(state))
+
+    async def save_bill(self, key: str, state: dict[str, Any]) -> None:
+        self.bills[key] = orjson.loads(orjson.dumps(state))  # what Redis would keep
+
+    async def save_checkpoint(self, key: str, checkpoint: dict[str, Any] | None) -> None:
+        if checkpoint is None:
+            self.checkpoints.pop(key, None)
+        else:
+            self.checkpoints[key] = checkpoint

@@ -83,7 +83,10 @@ def test_the_app_follows_the_settings() -> None:
     ]
     assert not app.conf.web_enabled
     subscribed = {name: set(agent.channel.topics) for name, agent in app.agents.items()}
-    # Four agents, each on the frames and the policy decisions.
-    assert list(subscribed.values()) == [{"t-1.ocpp.frames", "t-1.csms.policy"}] * 4
-    assert {name.rsplit(".", 1)[-1] for name in subscribed} >= {"device_model"}
+    # Four agents, each on the frames and the policy decisions; the billing downstream of them.
+    by_agent = {name.rsplit(".", 1)[-1]: topics for name, topics in subscribed.items()}
+    frames_agents = ("transactions", "status", "device_model", "inference16")
+    assert all(by_agent[a] == {"t-1.ocpp.frames", "t-1.csms.policy"} for a in frames_agents)
+    assert by_agent["billing"] == {"t-1.csms.transactions"}
+    assert len(by_agent) == 5
     assert kafka_brokers("a:1,,b:2") == ["kafka://a:1", "kafka://b:2"]
