@@ -147,9 +147,28 @@ def merge_snapshot(state: dict[str, Any], snap: Mapping[str, Any], cap: int) -> 
     state["updated_ms"] = int(snap.get("updated_ms") or 0)
 
 
-def priced(tariff: Tariff, state: Mapping[str, Any]) -> tuple[billing.Accrual, dict[str, Any]]:
-    """The accrual and the bill of the state, with the transaction's identity on it."""
-    acc = billing.price(tariff, bill_inputs(state))
+def priced(tariff: Tariff, state: dict[str, Any]) -> tuple[billing.Accrual, dict[str, Any]]:
+    """The accrual and the bill of the state, with the transaction's identity on it. A running
+    session whose new instants all come after the ones already priced resumes the stored
+    accrual (`walk`): O(new readings) per snapshot instead of O(all); anything else (a late
+    reading, a new baseline, the end) prices the session from its start."""
+    session = bill_inputs(state)
+    todo = billing.steps(session)
+    acc = None if state["ended"] else _resumed(state, session, todo)
+    if acc is None:
+        acc = billing.price(tariff, session)
+    else:
+        billing.walk(tariff, acc, todo[int(state["walk"]["count"]) :])
+    if state["ended"]:
+        state.pop("walk", None)
+    else:
+        state["walk"] = {
+            "acc": acc.to_dict(),
+            "count": len(todo),
+            "last": list(todo[-1]) if todo else None,
+            "baseline_ms": state.get("baseline_ms"),
+            "started_ms": session.started_ms,
+        }
     bill = billing.finish(tariff, acc, final=bool(state["ended"]))
     bill.update(
         type="bill",
@@ -165,6 +184,21 @@ def priced(tariff: Tariff, state: Mapping[str, Any]) -> tuple[billing.Accrual, d
         computed_ms=int(state.get("updated_ms") or 0),
     )
     return acc, bill
+
+
+def _resumed(
+    state: Mapping[str, Any], session: billing.Session, todo: list[billing.Step]
+) -> billing.Accrual | None:
+    """The stored accrual, when the session's instants so far are exactly the ones it priced."""
+    walked = state.get("walk")
+    if not walked or walked["baseline_ms"] != state.get("baseline_ms"):
+        return None
+    count = int(walked["count"])
+    if walked["started_ms"] != session.started_ms or count > len(todo):
+        return None
+    if count and list(todo[count - 1]) != walked["last"]:
+        return None  # something arrived before the last priced instant
+    return billing.Accrual.from_dict(walked["acc"])
 
 
 def signature(bill: Mapping[str, Any]) -> str:
@@ -233,6 +267,7 @@ class BillingStep:
         self.lookups = lookups
         self.messages = messages
         self.config = config
+        self._tariffs: dict[tuple[Any, Any, Any], Tariff] = {}
 
     async def on_snapshot(self, snap: Mapping[str, Any]) -> Billed:
         key = str(snap.get("key") or "")
@@ -266,9 +301,19 @@ class BillingStep:
                 await self.messages.send(state["station"], action, payload)
         return out
 
+    def _parsed(self, stored: Mapping[str, Any]) -> Tariff:
+        """Versions are immutable: one parse per (id, version) for the process's life."""
+        key = (stored.get("id"), stored.get("version"), stored.get("valid_from_ms"))
+        tariff = self._tariffs.get(key)
+        if tariff is None:
+            if len(self._tariffs) > 4096:
+                self._tariffs.clear()
+            tariff = self._tariffs[key] = parse_tariff(stored)
+        return tariff
+
     async def _tariff(self, state: dict[str, Any]) -> Tariff | None:
         if state.get("tariff"):
-            return parse_tariff(state["tariff"])
+            return self._parsed(state["tariff"])
         if state.get("tariff_checked") and not state["ended"]:
             return None  # looked up at the start; once more at the end (a tariff set meanwhile)
         state["tariff_checked"] = True

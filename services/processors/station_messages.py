@@ -23,8 +23,9 @@ SENT = Counter(
     "CALLs the processors sent to stations, by action and outcome.",
     ["action", "outcome"],  # outcome: sent | offline | unreachable
 )
-# Where the gateway publishes the answers: a channel nobody listens to (the frames have them).
-REPLIES = f"{redis_keys.PREFIX}:processors:replies"
+# Where the gateway publishes the answers: a replies channel (the gateway answers nowhere else)
+# that nobody listens to - the frames have the answers.
+REPLIES = redis_keys.api_replies_channel("processors")
 CALL_TIMEOUT_S = 30.0
 
 

@@ -133,22 +133,36 @@ class Session:
     states: Sequence[tuple[int, str]] = ()
 
 
+# One instant of the walk: (ts_ms, 0 = reading / 1 = state change, Wh or None, state or None).
+Step = tuple[int, int, float | None, str | None]
+
+
 def price(tariff: Tariff, session: Session, until_ms: int | None = None) -> Accrual:
     """The session priced from its start to its end, or to `until_ms` while it runs (default:
     its last known instant)."""
     acc = Accrual(session.started_ms, session.started_ms)
-    readings = sorted(session.readings)
-    steps = sorted(
-        [(ts, 0, wh, None) for ts, wh in readings]
-        + [(ts, 1, None, state) for ts, state in session.states]
-    )
-    for ts, _, wh, state in steps:
-        if session.ended_ms and ts > session.ended_ms:
-            break  # a late sample after the end: not part of the session
-        accrue(tariff, acc, ts, wh, state)
+    walk(tariff, acc, steps(session), session.ended_ms)
     end = session.ended_ms or (until_ms if until_ms is not None else acc.at_ms)
     accrue(tariff, acc, end, None, None)
     return acc
+
+
+def steps(session: Session) -> list[Step]:
+    """The session's readings and state changes as the walk takes them, in station time."""
+    return sorted(
+        [(ts, 0, wh, None) for ts, wh in session.readings]
+        + [(ts, 1, None, state) for ts, state in session.states]
+    )
+
+
+def walk(tariff: Tariff, acc: Accrual, todo: Iterable[Step], ended_ms: int = 0) -> None:
+    """Extend `acc` through `todo` (sorted, none before the accrual's position unless it is
+    the first walk): `price` in one go, or a running session's new instants one snapshot at a
+    time - the same result, at the cost of the new instants only."""
+    for ts, _, wh, state in todo:
+        if ended_ms and ts > ended_ms:
+            break  # a late sample after the end: not part of the session
+        accrue(tariff, acc, ts, wh, state)
 
 
 def accrue(

@@ -17,6 +17,7 @@ period that matches wins.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -99,8 +100,16 @@ class Tariff:
     periods: tuple[TariffPeriod, ...] = ()
 
     def prices_at(self, ts_ms: int) -> Prices:
-        """The unit prices at an instant: the first period covering its local time, else base."""
-        local = datetime.fromtimestamp(ts_ms / 1000, tz=self.zone())
+        """The unit prices at an instant: the first period covering its local time, else base.
+        (Periods change on whole minutes: the answer is cached per minute.)"""
+        return _prices_at(self, ts_ms // 60_000) if self.periods else self._base
+
+    @property
+    def _base(self) -> Prices:
+        return Prices("base", self.energy_per_kwh, self.charging_per_hour, self.idle_per_hour)
+
+    def _prices_at_minute(self, minute_ms: int) -> Prices:
+        local = datetime.fromtimestamp(minute_ms / 1000, tz=self.zone())
         weekday, minute = local.isoweekday(), local.hour * 60 + local.minute
         for p in self.periods:
             if p.covers(weekday, minute):
@@ -110,7 +119,7 @@ class Tariff:
                     _or(p.charging_per_hour, self.charging_per_hour),
                     _or(p.idle_per_hour, self.idle_per_hour),
                 )
-        return Prices("base", self.energy_per_kwh, self.charging_per_hour, self.idle_per_hour)
+        return self._base
 
     def boundaries(self, start_ms: int, end_ms: int) -> list[int]:
         """The instants strictly inside (start, end) where a period may begin or end, sorted:
@@ -118,18 +127,15 @@ class Tariff:
         if not self.periods or end_ms <= start_ms:
             return []
         zone = self.zone()
-        minutes = sorted({m for p in self.periods for m in (p.start_min, p.end_min)})
+        minutes = tuple(sorted({m for p in self.periods for m in (p.start_min, p.end_min)}))
         first = datetime.fromtimestamp(start_ms / 1000, tz=zone).date() - timedelta(days=1)
         last = datetime.fromtimestamp(end_ms / 1000, tz=zone).date()
-        out: set[int] = set()
-        day = first
-        while day <= last:
-            for m in minutes:
-                ms = _local_ms(day, m, zone)
-                if start_ms < ms < end_ms:
-                    out.add(ms)
-            day += timedelta(days=1)
-        return sorted(out)
+        out: list[int] = []
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            out += [
+                ms for ms in _day_cuts(self.timezone, ordinal, minutes) if start_ms < ms < end_ms
+            ]
+        return sorted(set(out))
 
     def zone(self) -> ZoneInfo:
         return _zone(self.timezone)
@@ -270,6 +276,19 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise TariffError(f"timezone: unknown time zone {name[:60]!r}") from exc
+
+
+@functools.lru_cache(maxsize=65_536)
+def _prices_at(tariff: Tariff, minute: int) -> Prices:
+    return tariff._prices_at_minute(minute * 60_000)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _day_cuts(timezone: str, ordinal: int, minutes: tuple[int, ...]) -> tuple[int, ...]:
+    """The instants of one local day at which periods begin or end (cached: a billing walk
+    asks for the same days over and over)."""
+    day, zone = date.fromordinal(ordinal), _zone(timezone)
+    return tuple(_local_ms(day, m, zone) for m in minutes)
 
 
 def _local_ms(day: date, minute: int, zone: ZoneInfo) -> int:
