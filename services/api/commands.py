@@ -21,7 +21,13 @@ from typing import Any, Literal
 import orjson
 from redis.asyncio import Redis
 
-from csms.commands import OcppCall, neutral_result, translate, validate_request
+from csms.commands import (
+    OcppCall,
+    UnsupportedCommand,
+    neutral_result,
+    translate,
+    validate_request,
+)
 from csms.infra import redis_keys
 from csms.infra.call_bus import CallBus, CallReply, Outcome, Route, route_of
 from csms.protocol.versions import OcppVersion
@@ -136,10 +142,16 @@ class CommandService:
 
     # -- what the routes call -------------------------------------------------------------------
 
-    async def prepare(self, station: str, command: str, params: Any) -> Prepared:
-        """The station's route and version and the CALLs of `command` for it (404/409/422)."""
+    async def prepare(
+        self, station: str, command: str, params: Any, *, only: OcppVersion | None = None
+    ) -> Prepared:
+        """The station's route and version and the CALLs of `command` for it (404/409/422).
+        `only`: the one version the command exists in (UnsupportedCommand for the others)."""
         route = await route_of(self._redis, station)
         version = await self._version_of(station, route)
+        if only is not None and version is not only:
+            name = params[0] if command == RAW_CALL else command
+            raise UnsupportedCommand(name, version, f"needs OCPP {only.value.removeprefix('ocpp')}")
         if command == RAW_CALL:
             action, payload = params
             validate_request(version, action, payload)  # InvalidCommand -> 422

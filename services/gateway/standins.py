@@ -5,6 +5,8 @@ every station and token."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from csms.envelope import FrameEnvelope
 from csms.handlers import BootDecision
@@ -32,3 +34,9 @@ class AcceptAllDecisions:
 
     async def authorize(self, id_token: str) -> str:
         return "Accepted"
+
+    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
+        return None
+
+    async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
+        return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from csms.handlers import BootDecision, Decisions, TokenInfo
@@ -85,6 +85,12 @@ class StormGuard:
 
     async def authorize(self, id_token: str) -> TokenInfo | str:
         return await self._inner.authorize(id_token)
+
+    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
+        return await self._inner.cost_checkpoint(station, transaction_id)
+
+    async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
+        return await self._inner.group_tariff(group)
 
     def __getattr__(self, name: str) -> Any:
         # Decisions grows with the handlers (certificates, reservations…): delegate the rest.

@@ -77,14 +77,31 @@ def flatten(env: FrameEnvelope) -> list[MeterSample]:
     if call is None:
         return []
     action, payload = call
-    values = _values(env, action, payload)
+    return call_samples(
+        env.proto, action, payload, station=env.station, fallback_ms=env.ts, event_id=env.id
+    )
+
+
+def call_samples(
+    proto: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    station: str,
+    fallback_ms: int,
+    event_id: str = "",
+) -> list[MeterSample]:
+    """The meter samples of one accepted inbound CALL given as its decoded payload (what
+    `flatten` gives for its envelope), for callers that hold the payload, not an envelope:
+    the gateway answering a TransactionEvent. `fallback_ms` is the receive time."""
+    values = _values(proto, fallback_ms, action, payload)
     if values is None:
         return []
     where, found = values
     return [
         MeterSample(
             ts_ms=v.ts_ms,
-            station=env.station,
+            station=station,
             evse=where.evse,
             connector=where.connector,
             transaction_id=where.transaction_id,
@@ -94,8 +111,8 @@ def flatten(env: FrameEnvelope) -> list[MeterSample]:
             unit=v.unit,
             value=v.value,
             context=v.context,
-            proto=env.proto,
-            event_id=env.id,
+            proto=proto,
+            event_id=event_id,
             sample_index=index,
         )
         for index, v in enumerate(found)
@@ -103,26 +120,26 @@ def flatten(env: FrameEnvelope) -> list[MeterSample]:
 
 
 def _values(
-    env: FrameEnvelope, action: str, payload: dict[str, Any]
+    proto: str, fallback_ms: int, action: str, payload: dict[str, Any]
 ) -> tuple[_Where, list[_Value]] | None:
-    if env.proto == OcppVersion.V16:
+    if proto == OcppVersion.V16:
         if action == "MeterValues":
             where = _where_16(payload)
             if where is None:
                 return None
-            return where, list(_values_16(payload.get("meterValue"), env.ts))
+            return where, list(_values_16(payload.get("meterValue"), fallback_ms))
         if action == "StopTransaction":
             where = _Where(0, 0, id_text(payload.get("transactionId")))
-            return where, list(_values_16(payload.get("transactionData"), env.ts))
-    elif env.proto in OCPP2X:
+            return where, list(_values_16(payload.get("transactionData"), fallback_ms))
+    elif proto in OCPP2X:
         if action == "MeterValues":
             evse = as_int(payload.get("evseId"))
             if evse is None or evse < 0:
                 return None
-            return _Where(evse, 0, ""), list(_values_2x(payload.get("meterValue"), env.ts))
+            return _Where(evse, 0, ""), list(_values_2x(payload.get("meterValue"), fallback_ms))
         if action == "TransactionEvent":
             where = _where_transaction_event(payload)
-            return where, list(_values_2x(payload.get("meterValue"), env.ts))
+            return where, list(_values_2x(payload.get("meterValue"), fallback_ms))
     return None
 
 

@@ -1,17 +1,18 @@
 """Answers to charger-initiated CALLs: one module per action per version, explicit route tables.
 
 A handler is `async (CallContext) -> response payload`. Decisions that need shared state
-(admission, 1.6 transaction ids, authorization) come through the injected `Decisions`;
-everything else is answered locally from the request and the clock, so handlers stay pure.
+(admission, 1.6 transaction ids, authorization, a session's cost so far) come through the
+injected `Decisions`; everything else is answered locally from the request and the clock, so
+handlers stay pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from csms.clock import iso_time as iso_time  # re-exported: the handlers use it
 from csms.protocol.versions import OcppVersion
 
 
@@ -55,6 +56,18 @@ class Decisions(Protocol):
         group (enough for simple implementations such as test fakes)."""
         ...
 
+    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
+        """The billing checkpoint of a running transaction ({"tariff", "acc", "show"}, see
+        csms.infra.redis_keys.cost_checkpoint), None when there is none (the station cannot
+        display cost, or the billing has not caught up) or it cannot be read."""
+        ...
+
+    async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
+        """The tariff assigned now to an id-token group (scope `group:<group>`), as the version
+        valid now (csms.domain.tariffs.Tariff.to_dict); None when there is none or it cannot be
+        read. Only 2.1 Authorize asks (its answer may carry the driver's tariff)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
@@ -66,11 +79,6 @@ class CallContext:
 
 
 Handler = Callable[[CallContext], Awaitable[dict[str, Any]]]
-
-
-def iso_time(ms: int) -> str:
-    """Epoch milliseconds as the ISO 8601 UTC text OCPP uses (…T12:00:00.000Z)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 async def token_info(ctx: CallContext, id_token: str) -> TokenInfo:

@@ -14,19 +14,35 @@ Rejected and nothing is registered.
 Authorization reads the id-token cache `csms:idtoken:<token>` (fields status, expiry, group). The
 network is open: a token nobody has listed is Accepted. A listed token is Accepted unless its
 status says otherwise, or its expiry (ISO 8601 or epoch ms) has passed, which makes it Expired.
+
+The cost checkpoint is the billing projection's `csms:cost:<station>/<transaction id>` (JSON);
+it only decorates a TransactionEvent answer, so an unreadable one (or Redis failing on it) is
+logged and treated as absent rather than failing the answer the station waits for.
+
+A group's tariff (2.1 AuthorizeResponse.tariff) is the tariff assigned now to scope
+`group:<group>` (redis_keys.TARIFF_ASSIGNMENTS), in its version valid now; likewise a
+decoration, absent when unreadable. Only the group's own assignment counts: the station, EVSE
+and network defaults are the station's default tariff (SetDefaultTariff), not a driver's own.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from csms.clock import Clock, system_clock
+from csms.domain.tariffs import assignment_key, version_at
+from csms.domain.transactions import tx_key
 from csms.handlers import BootDecision, TokenInfo
 from csms.infra import redis_keys
 from csms.infra.station_registry import ACCEPTED, PENDING, REJECTED, StationRegistry
+from csms.infra.tariff_store import TariffStore
 from csms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +122,50 @@ class RedisDecisions:
         if status == ACCEPTED and expiry_ms <= self._clock():
             status = "Expired"
         return TokenInfo(status, expiry_ms=expiry_ms, group=group)
+
+    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
+        key = redis_keys.cost_checkpoint(tx_key(station, transaction_id))
+        try:
+            raw = await self._redis.get(key)
+        except RedisError as exc:
+            log.warning("cost checkpoint %s unreadable: %s", key, exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            log.warning("cost checkpoint %s is not a JSON object", key)
+            return None
+        return value
+
+    async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
+        # Two round trips: the group's assignment history, then its tariff's versions.
+        now = self._clock()
+        try:
+            key = assignment_key("group", group=group)
+            raw = await self._redis.hget(redis_keys.TARIFF_ASSIGNMENTS, key)
+            tariff_id = None if raw is None else assigned_at(orjson.loads(raw), now)
+            if tariff_id is None:
+                return None
+            tariff = version_at(await TariffStore(self._redis).versions(tariff_id), now)
+        except Exception:
+            # It only decorates an Authorize answer: never fail the answer the station awaits.
+            log.warning("tariff of id-token group %r unreadable", group[:40], exc_info=True)
+            return None
+        # version_at falls back to a future first version (for old sessions); not for "now".
+        if tariff is None or tariff.valid_from_ms > now:
+            return None
+        return tariff.to_dict()
+
+
+def assigned_at(history: Any, at_ms: int) -> str | None:
+    """The tariff id of one scope's assignment history ([valid_from_ms, tariff_id or None]
+    entries) valid at `at_ms`: the latest entry valid by then, never a future one."""
+    valid = sorted((e for e in history if int(e[0]) <= at_ms), key=lambda e: int(e[0]))
+    return str(valid[-1][1]) if valid and valid[-1][1] else None
 
 
 def parse_expiry(text: str) -> int | None:

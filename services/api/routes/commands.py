@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from csms.commands import COMMANDS, CommandError, CommandSpec
+from csms.protocol.versions import OcppVersion
 from services.api.audit import redact
 from services.api.auth import Analyst, Operator, Principal
 from services.api.commands import RAW_CALL, CommandRecord, CommandService, failure_status
@@ -88,6 +89,41 @@ def _timeout(request: Request, timeout: float | None) -> float:
     )
 
 
+async def send_command(
+    request: Request,
+    station_id: str,
+    command: str,
+    params: Any,
+    audit_params: Any,
+    principal: Principal,
+    *,
+    run_async: bool = False,
+    timeout_s: float | None = None,
+    only: OcppVersion | None = None,
+) -> CommandRecord:
+    """Prepare, record and send one command (or start it in the background when `run_async`):
+    what every command route does. 404/409/422 as ApiError; `only` limits it to one version."""
+    service = _service(request)
+    try:
+        prepared = await service.prepare(station_id, command, params, only=only)
+    except CommandError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
+    record = service.start(station_id, command, audit_params, principal, prepared)
+    wait_s = _timeout(request, timeout_s)
+    if run_async:
+        await service.run_in_background(record, prepared, wait_s, principal)
+        return record
+    return await service.run(record, prepared, wait_s, principal)
+
+
+def command_response(record: CommandRecord, run_async: bool) -> JSONResponse:
+    """The HTTP answer for a command `send_command` ran (or started, when `run_async`)."""
+    if run_async:
+        body = {"id": record.id, "state": record.state, "href": f"/api/v1/commands/{record.id}"}
+        return JSONResponse(status_code=202, content=body)
+    return _answer(record)
+
+
 async def _execute(
     request: Request,
     station_id: str,
@@ -98,19 +134,17 @@ async def _execute(
     run_async: bool,
     timeout_s: float | None,
 ) -> JSONResponse:
-    service = _service(request)
-    try:
-        prepared = await service.prepare(station_id, command, params)
-    except CommandError as exc:
-        raise ApiError(422, exc.code, str(exc)) from None
-    record = service.start(station_id, command, audit_params, principal, prepared)
-    wait_s = _timeout(request, timeout_s)
-    if run_async:
-        await service.run_in_background(record, prepared, wait_s, principal)
-        body = {"id": record.id, "state": record.state, "href": f"/api/v1/commands/{record.id}"}
-        return JSONResponse(status_code=202, content=body)
-    record = await service.run(record, prepared, wait_s, principal)
-    return _answer(record)
+    record = await send_command(
+        request,
+        station_id,
+        command,
+        params,
+        audit_params,
+        principal,
+        run_async=run_async,
+        timeout_s=timeout_s,
+    )
+    return command_response(record, run_async)
 
 
 def _answer(record: CommandRecord) -> JSONResponse:

@@ -1,5 +1,6 @@
 """Each route table answers what its version's specification asks, from the injected decisions."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -30,6 +31,12 @@ class TokenDecisions:
 
     async def authorize(self, id_token: str) -> TokenInfo:
         return self.info
+
+    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
+        return None
+
+    async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
+        return None
 
 
 class RejectingDecisions(FixedDecisions):

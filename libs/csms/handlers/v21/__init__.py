@@ -2,12 +2,14 @@
 
 Actions whose 2.1 payloads answer the same way as in 2.0.1 use the 2.0.1 modules (2.1 only adds
 optional response fields to them); actions new in 2.1, or answered differently, have modules
-here. NotifyPeriodicEventStream is a SEND (MessageTypeId 6, no response) and so no route."""
+here (Authorize: 2.1 adds the driver's tariff). NotifyPeriodicEventStream is a SEND
+(MessageTypeId 6, no response) and so no route."""
 
 from collections.abc import Mapping
 
 from csms.handlers import Handler
 from csms.handlers.v21 import (
+    authorize,
     get_certificate_chain_status,
     notify_ev_charging_needs,
     open_periodic_event_stream,
@@ -15,7 +17,6 @@ from csms.handlers.v21 import (
     vat_number_validation,
 )
 from csms.handlers.v201 import (
-    authorize,
     boot_notification,
     data_transfer,
     empty_response,
