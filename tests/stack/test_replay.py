@@ -34,6 +34,7 @@ from tests.unit.replay.snapshot import snapshot
 
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys as keys
+from csms.infra.tariff_store import TariffStore
 from csms.settings import Settings, Topics
 
 pytestmark = pytest.mark.stack
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.stack
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REDIS_URL = os.environ.get("CSMS_TEST_REPLAY_STACK_REDIS_URL", "redis://127.0.0.1:6379/8")
 Output = tuple[str, bytes, bytes]  # topic, key, value
-CH_TABLES = ("transactions", "status_events", "transaction_events")
+CH_TABLES = ("transactions", "status_events", "transaction_events", "bills")
 
 
 @dataclass
@@ -239,6 +240,10 @@ async def test_replay_rebuilds_the_live_read_model_and_outputs(run: Run) -> None
     # Keys the replay must never touch (operator decisions, ids that must not repeat).
     await redis.set(keys.TX16_SEQUENCE, "700001")
     await redis.hset(keys.registration(f"CP16-{tag}-0"), mapping={"status": "Accepted"})
+    # A network default tariff (operator configuration, never wiped): every session is billed.
+    tariffs = TariffStore(redis)
+    await tariffs.create({"id": "replay", "currency": "EUR", "energy_per_kwh": "0.40"}, 0)
+    await tariffs.assign("default", tariff_id="replay", now_ms=0)
 
     await publish_frames(run.settings, client_id="test-replay", envs=envs)
     sink = run.start_sink()
@@ -257,7 +262,9 @@ async def _check(run: Run, sink: Sink, envs: list[FrameEnvelope], tag: str) -> N
 
     async def live_complete() -> bool:
         states = [(await _tx(redis, k)).get("state") for k in ended]
-        return states == ["ended"] * 3 and await asyncio.to_thread(run.committed_at_end)
+        bills = [await redis.get(keys.bill(k)) for k in ended]  # the downstream billing
+        billed = all(b and '"final_sig"' in b for b in bills)
+        return states == ["ended"] * 3 and billed and await asyncio.to_thread(run.committed_at_end)
 
     await _until("the live read model", live_complete, live_worker)
     # The replay's workers find a policy record's station by the producers' partitioner.
@@ -270,7 +277,9 @@ async def _check(run: Run, sink: Sink, envs: list[FrameEnvelope], tag: str) -> N
     assert sum(s.count for s in policy_spans) == 1, "the zombie close is on csms.policy"
     assert (await _tx(redis, f"CPZ-{tag}/zombie-1"))["policy_reason"]
     live = await snapshot(redis)
-    assert {k.split(":")[1] for k in live} >= {"tx", "txs", "station", "stations", "dm", "inf16"}
+    assert {k.split(":")[1] for k in live} >= {
+        *("tx", "txs", "station", "stations", "dm", "inf16", "bill")
+    }
     await _until("the sink", lambda: run.sink_caught_up(sink), sink)
     live_tables = await sink.tables()
     assert all(live_tables.values()), live_tables
@@ -282,10 +291,10 @@ async def _check(run: Run, sink: Sink, envs: list[FrameEnvelope], tag: str) -> N
     assert await snapshot(redis) == live
 
     assert await live_worker.stop() == 0, live_worker.log()
-    out_topics = (settings.topics.transactions, settings.topics.status)
+    out_topics = (settings.topics.transactions, settings.topics.status, settings.topics.bills)
     before = run.spans(*out_topics)
     live_outputs = await asyncio.to_thread(run.outputs, before)
-    assert {t for t, _, _ in live_outputs} == {"csms.transactions", "csms.status"}
+    assert {t for t, _, _ in live_outputs} == {"csms.transactions", "csms.status", "csms.bills"}
 
     # --- damage the read model, then replay (in 2 worker processes, then in 1) -----------------
     after = before
