@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from csms.domain.tariff_ocpp21 import tariff_type
 from csms.domain.tariffs import parse_tariff
-from csms.handlers import BootDecision, CallContext, Decisions, TokenInfo, routes
+from csms.handlers import CallContext, Decisions, TokenInfo, routes
 from csms.infra import redis_keys
 from csms.infra.redis_client import make_redis
 from csms.infra.redis_decisions import RedisDecisions, assigned_at
@@ -22,6 +22,7 @@ from csms.infra.tariff_store import TariffStore
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
 from csms.settings import Settings
+from tests.unit.handlers.test_answers import TokenDecisions
 
 REDIS_URL = "redis://127.0.0.1:6379/6"
 NOW = 1_764_000_000_000
@@ -43,10 +44,8 @@ TARIFF = parse_tariff(
 REQUEST = {"idToken": {"idToken": "CARD-1", "type": "ISO14443"}}
 
 
-class GroupDecisions:
+class GroupDecisions(TokenDecisions):
     """One token (status, group) and the tariffs of groups; counts the tariff look-ups."""
-
-    heartbeat_interval_s = 300
 
     def __init__(
         self,
@@ -55,22 +54,10 @@ class GroupDecisions:
         *,
         failing: bool = False,
     ) -> None:
-        self.info = info
+        super().__init__(info)
         self.tariffs = dict(tariffs or {})
         self.failing = failing
         self.lookups: list[str] = []
-
-    async def boot(self, station: str) -> BootDecision:
-        return BootDecision("Accepted", self.heartbeat_interval_s)
-
-    async def next_transaction_id(self) -> int:
-        return 1
-
-    async def authorize(self, id_token: str) -> TokenInfo:
-        return self.info
-
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        return None
 
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         self.lookups.append(group)
