@@ -1,0 +1,291 @@
+"""The analytics sink on the real path: local Kafka -> `csms analytics` (its own process, embedded
+ClickHouse in a temp dir) -> queryable over its ClickHouse HTTP interface.
+
+    python -m loadtests.analytics_bench backlog --frames 300000
+    python -m loadtests.analytics_bench paced --rate 2572 --seconds 60
+
+The frames are the replay benchmark's realistic stations (loadtests.replay_bench: 1.6 and 2.0.1,
+boots, statuses, sessions with a meter value a minute - MeterValues / TransactionEvent with
+their samples), as the gateway records them.
+
+`backlog`: N frames are in the topic before the sink starts; rows/s into ClickHouse (every table)
+from its first insert to the last. `paced`: the sink runs, frames arrive at --rate for --seconds;
+every 25th frame's Kafka-ack time is noted, and the frame counts as queryable when
+`SELECT … FROM ocpp_frames WHERE event_id IN (…)` over HTTP returns it (polled every 50 ms): the
+frame -> queryable latency. Both end with the storage figures: compressed bytes per meter sample
+and per archived frame after OPTIMIZE … FINAL. Topics are prefixed `bench-ch-<id>-`; the group
+and topics are removed at the end. Targets 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from csms.infra.kafka import ensure_topics, producer_config
+from csms.settings import Settings, Topics
+from loadtests.processors_bench import GATEWAY_RATE
+from loadtests.replay_bench import Station, interleaved
+
+RUN_SINK = "from csms.settings import Settings; from services.analytics.main import run; "
+RUN_SINK += "run(Settings.from_env())"
+SAMPLE_EVERY = 25
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def frames(count: int, stations: int) -> list[tuple[bytes, bytes]]:
+    run = uuid.uuid4().hex[:6]
+    return [
+        (station.id.encode(), raw)
+        for station, raw in interleaved([Station(i, run) for i in range(stations)], count)
+    ]
+
+
+class Sink:
+    """`csms analytics` in a process of its own."""
+
+    def __init__(self, settings: Settings, folder: Path) -> None:
+        self.port = free_port()
+        self.log = folder / "analytics.log"
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "CSMS_TOPIC_PREFIX": settings.topics.prefix,
+            "CLICKHOUSE_URL": f"chdb://{folder / 'ch'}",
+            "CLICKHOUSE_HTTP_PORT": str(self.port),
+            "ANALYTICS_GROUP_ID": settings.analytics_group_id,
+            "CSMS_LOG_LEVEL": "WARNING",
+        }
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", RUN_SINK], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the sink exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.http.get("/ping").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise SystemExit("the sink did not start")
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        reply = self.http.post("/", content=sql + " FORMAT JSONEachRow")
+        reply.raise_for_status()
+        return [orjson.loads(line) for line in reply.text.splitlines()]
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"SELECT count() AS n FROM {table}")[0]["n"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.http.close()
+
+
+def produce_all(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    producer = Producer({**producer_config(settings, client_id="ch-bench"), "linger.ms": 20})
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(settings.topics.frames, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(300):
+        raise SystemExit("frames not acknowledged by Kafka")
+
+
+def storage(sink: Sink) -> str:
+    for table in ("meter_values", "ocpp_frames"):
+        sink.http.post("/", content=f"OPTIMIZE TABLE {table} FINAL")
+    rows = sink.query(
+        "SELECT table, sum(rows) AS rows, sum(data_compressed_bytes) AS bytes, "
+        "sum(data_uncompressed_bytes) AS raw FROM system.parts "
+        "WHERE active AND table IN ('meter_values', 'ocpp_frames') GROUP BY table ORDER BY table"
+    )
+    return "; ".join(
+        f"{r['table']}: {int(r['rows']):,} rows, {int(r['bytes']) / max(1, int(r['rows'])):.1f} "
+        f"B/row compressed ({int(r['raw']) / max(1, int(r['rows'])):.0f} B/row uncompressed)"
+        for r in rows
+    )
+
+
+def backlog(settings: Settings, folder: Path, count: int, stations: int) -> None:
+    records = frames(count, stations)
+    started = time.monotonic()
+    produce_all(settings, records)
+    print(f"produced {count:,} frames in {time.monotonic() - started:.1f} s")
+    sink = Sink(settings, folder)
+    try:
+        tables = ("ocpp_frames", "meter_values", "transactions", "transaction_events")
+        first: float | None = None
+        last_total, total = -1, 0
+        while True:
+            total = sum(sink.count(t) for t in tables)
+            now = time.monotonic()
+            if total and first is None:
+                first = now
+            if sink.count("ocpp_frames") >= count and total == last_total:
+                break
+            last_total = total
+            time.sleep(1.0)
+        assert first is not None
+        seconds = max(0.001, now - first - 1.0)  # the last poll only confirmed nothing new
+        meter = sink.count("meter_values")
+        print(
+            f"backlog: {total:,} rows ({meter:,} meter samples, {count:,} frames) in "
+            f"≈ {seconds:.1f} s = {total / seconds:,.0f} rows/s, {meter / seconds:,.0f} meter "
+            f"rows/s, {count / seconds:,.0f} frames/s"
+        )
+        print("storage:", storage(sink))
+    finally:
+        sink.stop()
+
+
+class Visibility:
+    """Polls the sink for sampled event ids; frame -> queryable latencies."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.pending: dict[str, float] = {}
+        self.latencies: list[float] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def acked(self, event_id: str) -> None:
+        with self.lock:
+            self.pending[event_id] = time.monotonic()
+
+    def run(self) -> None:
+        while not (self.done.is_set() and not self.pending):
+            with self.lock:
+                ids = list(self.pending)[:2000]
+            if ids:
+                quoted = ",".join(f"'{i}'" for i in ids)
+                seen = self.sink.query(
+                    f"SELECT event_id FROM ocpp_frames WHERE event_id IN ({quoted})"
+                )
+                now = time.monotonic()
+                with self.lock:
+                    for row in seen:
+                        acked = self.pending.pop(row["event_id"], None)
+                        if acked is not None:
+                            self.latencies.append(now - acked)
+            time.sleep(0.05)
+
+
+def paced(settings: Settings, folder: Path, rate: int, seconds: int, stations: int) -> None:
+    records = frames(rate * seconds, stations)
+    sink = Sink(settings, folder)
+    watch = Visibility(sink)
+    poller = threading.Thread(target=watch.run, daemon=True)
+    producer = Producer(producer_config(settings, client_id="ch-bench"))
+    try:
+        poller.start()
+        started = time.monotonic()
+        for i, (key, value) in enumerate(records):
+            due = started + i / rate
+            while (now := time.monotonic()) < due:
+                time.sleep(min(due - now, 0.005))
+            callback = None
+            if i % SAMPLE_EVERY == 0:
+                event_id = orjson.loads(value)["id"]
+                callback = _on_ack(watch, event_id)
+            producer.produce(settings.topics.frames, value, key, on_delivery=callback)
+            producer.poll(0)
+        producer.flush(60)
+        sent = time.monotonic() - started
+        watch.done.set()
+        poller.join(300)
+        got = sorted(watch.latencies)
+
+        def q(p: float) -> float:
+            return got[min(len(got) - 1, int(p * len(got)))] * 1000
+
+        print(
+            f"paced: {len(records):,} frames at {rate}/s in {sent:.1f} s; frame -> queryable "
+            f"({len(got):,} sampled frames): p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, "
+            f"max {got[-1] * 1000:.0f} ms; never seen: {len(watch.pending)}"
+        )
+        print("storage:", storage(sink))
+    finally:
+        sink.stop()
+
+
+def _on_ack(watch: Visibility, event_id: str) -> Any:
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is None:
+            watch.acked(event_id)
+
+    return on_delivery
+
+
+def cleanup(settings: Settings) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    mine = [t for t in admin.list_topics(timeout=30).topics if t.startswith(settings.topics.prefix)]
+    if mine:
+        for future in admin.delete_topics(mine, operation_timeout=30).values():
+            future.result()
+    for future in admin.delete_consumer_groups(
+        [settings.analytics_group_id], request_timeout=30
+    ).values():
+        try:
+            future.result()
+        except Exception as exc:  # a group that never committed is no error here
+            print(f"(group not deleted: {exc})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=["backlog", "paced"])
+    parser.add_argument("--frames", type=int, default=300_000)
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=GATEWAY_RATE)
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        topics=Topics(prefix=f"bench-ch-{run}-"), analytics_group_id=f"bench-ch-{run}"
+    )
+    asyncio.run(ensure_topics(settings))
+    with tempfile.TemporaryDirectory(prefix="analytics-bench-") as tmp:
+        try:
+            if args.mode == "backlog":
+                backlog(settings, Path(tmp), args.frames, args.stations)
+            else:
+                paced(settings, Path(tmp), args.rate, args.seconds, args.stations)
+        finally:
+            cleanup(settings)
+
+
+if __name__ == "__main__":
+    main()
