@@ -4,6 +4,7 @@ csms gateway | processors | analytics | api   run one service in the foreground
 csms up                                        run all of them (the local all-in-one stack)
 csms station … | csms api-token …              manage stations and operator API tokens
 csms replay --from-beginning                   rebuild the read models from Kafka
+csms analytics-user add NAME [--no-readonly]   print a user entry for ANALYTICS_HTTP_USERS
 """
 
 from __future__ import annotations
@@ -114,6 +115,39 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]], grace_s: float 
             child.wait()
 
 
+def _add_analytics_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = sub.add_parser("analytics-user", help="users of the analytics HTTP endpoint")
+    verbs = user.add_subparsers(dest="verb", required=True)
+    add = verbs.add_parser(
+        "add", help="print a JSON entry for ANALYTICS_HTTP_USERS (password from stdin, or minted)"
+    )
+    add.add_argument("name")
+    add.add_argument("--readonly", action=argparse.BooleanOptionalAction, default=True)
+
+
+def _analytics_user(args: argparse.Namespace) -> int:
+    import getpass
+    import json
+
+    from services.analytics.http_endpoint import Users, UsersConfigError, password_sha256
+
+    try:
+        Users.from_dict({args.name: {"password_sha256": "0" * 64}})  # the name, before asking
+    except UsersConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name} (empty: mint one): ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        password = secrets.token_urlsafe(18)
+        print(f"password for {args.name} (shown once): {password}", file=sys.stderr)
+    entry = {args.name: {"password_sha256": password_sha256(password), "readonly": args.readonly}}
+    print(json.dumps(entry))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="csms", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     stations.add_parser(sub)
     api_tokens.add_parser(sub)
     replay_args.add_parser(sub)
+    _add_analytics_user_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CSMS_LOG_LEVEL", "INFO").upper(),
@@ -135,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return stations.run(args, settings)
     if args.command == "api-token":
         return api_tokens.run(args, settings)
+    if args.command == "analytics-user":
+        return _analytics_user(args)
     if args.command == "replay":
         replay: Callable[[argparse.Namespace, Settings], int]
         replay = importlib.import_module("services.replay.main").run  # loads Kafka clients

@@ -11,6 +11,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csms.infra.retention import parse_ttl_days
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STATE_DIR = Path(os.environ.get("CSMS_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
 
@@ -188,6 +190,14 @@ class Settings:
     analytics_group_id: str = "csms-analytics"
     analytics_batch_rows: int = 50_000
     analytics_batch_seconds: float = 0.5
+    # Users of the local ClickHouse HTTP endpoint (services/analytics/http_endpoint.py): path to
+    # a JSON file {"<user>": {"password_sha256": "<hex>", "readonly": true}}; empty = only
+    # `default` without password, and then the endpoint serves loopback hosts only.
+    analytics_http_users: str = ""
+    # Retention per ClickHouse table in days (ANALYTICS_TTL_DAYS="ocpp_frames=90,..."; a table
+    # left out keeps its rows forever), applied by the analytics sink at start
+    # (csms.infra.retention). Not hashed: a dict is not hashable.
+    analytics_ttl_days: dict[str, int] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -276,4 +286,6 @@ class Settings:
             analytics_batch_seconds=_env_float(
                 "ANALYTICS_BATCH_SECONDS", base.analytics_batch_seconds
             ),
+            analytics_http_users=_env("ANALYTICS_HTTP_USERS", base.analytics_http_users),
+            analytics_ttl_days=parse_ttl_days(_env("ANALYTICS_TTL_DAYS", "")),
         )

@@ -13,12 +13,21 @@ https://clickhouse.com/docs/interfaces/http those clients use:
   query parameters; any other parameter that names a ClickHouse setting is applied to the query.
 * request bodies with `Content-Encoding` gzip, deflate, br, zstd or lz4 (clickhouse-connect
   sends its Native inserts lz4-framed); responses are not compressed.
-* errors as ClickHouse sends them: `Code: N. DB::Exception: ...` with status 400/404/500 and
-  the `X-ClickHouse-Exception-Code` header.
+* `client_protocol_version`: Native results framed for that protocol revision (BlockInfo,
+  serialization flags; services/analytics/native.py), as clickhouse-go (Grafana's ClickHouse
+  data source) and clickhouse-connect expect.
+* users (Users, from Settings.analytics_http_users): credentials by Basic auth,
+  `X-ClickHouse-User`/`X-ClickHouse-Key` or `user`/`password` parameters; a wrong one is error
+  516 AUTHENTICATION_FAILED (HTTP 403, as ClickHouse). Readonly users get readonly=1: their
+  queries run on a chDB handle that is itself readonly=1, and settings changes are refused but
+  for CHANGEABLE_IN_READONLY. Without users: `default`, no password, loopback hosts only.
+* errors as ClickHouse sends them: `Code: N. DB::Exception: ...` with status 400/403/404/500
+  and the `X-ClickHouse-Exception-Code` header.
 
 Not supported: sessions (`session_id` is ignored), external data / multipart bodies,
-`compress=1`/`decompress=1` (ClickHouse's own block compression), streaming of results (each
-result is materialized). There is no authentication: the endpoint binds to 127.0.0.1 by default.
+`compress=1`/`decompress=1` (ClickHouse's own block compression: clickhouse-go with LZ4/ZSTD
+over HTTP; Grafana's plugin uses gzip there, which needs nothing), streaming of results (each
+result is materialized).
 
 Why Starlette on uvicorn rather than a hand-written asyncio server: clickhouse-connect streams
 inserts with chunked transfer encoding and keeps connections alive; uvicorn's HTTP/1.1 parser
@@ -32,8 +41,13 @@ analyst query therefore delays the sink's next insert (Kafka holds the events me
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import gzip
+import hashlib
+import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -43,6 +57,7 @@ import uuid
 import zlib
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import chdb
@@ -58,6 +73,7 @@ from starlette.routing import Route
 
 from csms.infra.clickhouse import ClickHouse
 from services.analytics import metrics
+from services.analytics.native import UnsupportedType, reframe
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +106,7 @@ UNKNOWN_SETTING: Final = 115
 UNKNOWN_COMPRESSION_METHOD: Final = 89
 CANNOT_DECOMPRESS: Final = 271
 READONLY: Final = 164
+AUTHENTICATION_FAILED: Final = 516
 STD_EXCEPTION: Final = 1001
 _BAD_REQUEST: Final = frozenset({6, 26, 27, 36, 41, 53, 62, 72, 89, 117, 271})
 _NOT_FOUND: Final = frozenset({46, 47, 50, 56, 60, 63, 73, 78, 81, 115})
@@ -101,6 +118,7 @@ _ERROR_NAMES: Final = {
     UNKNOWN_COMPRESSION_METHOD: "UNKNOWN_COMPRESSION_METHOD",
     CANNOT_DECOMPRESS: "CANNOT_DECOMPRESS",
     READONLY: "READONLY",
+    AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED",
     STD_EXCEPTION: "STD_EXCEPTION",
 }
 
@@ -139,6 +157,7 @@ class QueryRequest:
     method: str
     params: Mapping[str, str]
     body: bytes = b""
+    readonly: bool = False  # the authenticated user is readonly (readonly=1)
 
 
 @dataclass(slots=True)
@@ -163,6 +182,8 @@ def http_status(code: int) -> int:
         return 404
     if code == NOT_IMPLEMENTED:
         return 501
+    if code == AUTHENTICATION_FAILED:
+        return 403  # ClickHouse's HTTPHandler: 516 -> HTTP_FORBIDDEN (194 REQUIRED_PASSWORD -> 401)
     return 500
 
 
@@ -279,34 +300,214 @@ def _quote_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# -- users ----------------------------------------------------------------------------------------
+
+DEFAULT_USER: Final = "default"
+# readonly=1 forbids every settings change; these are the ones ClickHouse deployments mark
+# CHANGEABLE_IN_READONLY for analysts' tools (deploy/clickhouse/analyst-users.sql does the same):
+# clickhouse-go (Grafana) sends max_execution_time with every query that has a deadline, and
+# clickhouse-connect sends its input-parsing defaults. On the local endpoint they are accepted
+# and not applied for readonly users: the engine handle of readonly users is itself readonly=1.
+CHANGEABLE_IN_READONLY: Final = frozenset(
+    {"max_execution_time", "date_time_input_format", "cast_string_to_dynamic_use_inference"}
+)
+_USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# Reads the engine allows at readonly=1 that still reach the host: the file() function and
+# SELECT ... INTO OUTFILE (clickhouse-local serves them; a server would not for such a user).
+_HOST_ACCESS = re.compile(rb"\bINTO\s+OUTFILE\b|\bfile\s*\(", re.I)
+
+
+class UsersConfigError(ValueError):
+    """The users file is unreadable or malformed (the message says where)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    password_sha256: str = field(repr=False)  # hex; "" = no password (the open `default`)
+    readonly: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Users:
+    """Who may query the endpoint. Without configuration: `default`, no password, read-write."""
+
+    by_name: Mapping[str, User]
+    configured: bool
+
+    @classmethod
+    def open(cls) -> Users:
+        return cls({DEFAULT_USER: User(DEFAULT_USER, "", readonly=False)}, configured=False)
+
+    @classmethod
+    def from_dict(cls, raw: object, source: str = "users") -> Users:
+        """`{"<user>": {"password_sha256": "<hex>", "readonly": true}}`, validated."""
+        if not isinstance(raw, dict) or not raw:
+            raise UsersConfigError(f"{source}: expected a non-empty JSON object of users")
+        users: dict[str, User] = {}
+        for name, entry in raw.items():
+            where = f"{source}: user {name!r}"
+            if not isinstance(name, str) or not _USER_NAME.match(name):
+                raise UsersConfigError(f"{where}: names are letters, digits and _.@-")
+            if not isinstance(entry, dict):
+                raise UsersConfigError(f"{where}: expected an object")
+            unknown = set(entry) - {"password_sha256", "readonly"}
+            if unknown:
+                raise UsersConfigError(f"{where}: unknown keys {sorted(unknown)}")
+            digest = entry.get("password_sha256")
+            if not isinstance(digest, str) or not _SHA256_HEX.match(digest.lower()):
+                raise UsersConfigError(f"{where}: password_sha256 must be 64 hex digits")
+            readonly = entry.get("readonly", True)
+            if not isinstance(readonly, bool):
+                raise UsersConfigError(f"{where}: readonly must be true or false")
+            users[name] = User(name, digest.lower(), readonly)
+        return cls(users, configured=True)
+
+    @classmethod
+    def load(cls, path: str) -> Users:
+        """Users.open() for an empty path, else the JSON file at `path`."""
+        if not path:
+            return cls.open()
+        try:
+            raw = orjson.loads(Path(path).read_bytes())
+        except OSError as exc:
+            raise UsersConfigError(f"cannot read users file {path}: {exc.strerror}") from exc
+        except orjson.JSONDecodeError as exc:
+            raise UsersConfigError(f"users file {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(raw, path)
+
+    def authenticate(self, name: str, password: str) -> User:
+        """The user, or EndpointError 516; compares digests in constant time."""
+        user = self.by_name.get(name)
+        expected = user.password_sha256 if user is not None else "0" * 64
+        given = hashlib.sha256(password.encode()).hexdigest() if password else ""
+        if user is not None and hmac.compare_digest(given.encode(), expected.encode()):
+            return user
+        raise EndpointError(
+            AUTHENTICATION_FAILED,
+            f"{name}: Authentication failed: password is incorrect, or there is no user with "
+            "such name",
+        )
+
+
+def password_sha256(password: str) -> str:
+    """The `password_sha256` of a users-file entry."""
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def credentials(headers: Mapping[str, str], params: Mapping[str, str]) -> tuple[str, str]:
+    """(user, password) as ClickHouse takes them: Basic auth, X-ClickHouse-User/-Key headers,
+    or `user`/`password` parameters (only one way per request); `default` with no password."""
+    ways: list[tuple[str, str]] = []
+    authorization = headers.get("authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise EndpointError(AUTHENTICATION_FAILED, f"Unsupported authentication: {scheme}")
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise EndpointError(AUTHENTICATION_FAILED, "Malformed Basic credentials") from exc
+        ways.append((user, password))
+    if "x-clickhouse-user" in headers or "x-clickhouse-key" in headers:
+        ways.append((headers.get("x-clickhouse-user", ""), headers.get("x-clickhouse-key", "")))
+    if "user" in params or "password" in params:
+        ways.append((params.get("user", ""), params.get("password", "")))
+    if len(ways) > 1:
+        raise EndpointError(
+            AUTHENTICATION_FAILED,
+            "Invalid authentication: it is not allowed to use more than one way of passing "
+            "credentials (Authorization header, X-ClickHouse-User/Key headers, URL parameters)",
+        )
+    user, password = ways[0] if ways else (DEFAULT_USER, "")
+    return user or DEFAULT_USER, password
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, users: Users) -> None:
+    """Refuse to serve the query interface beyond loopback to anyone without a password."""
+    if not users.configured and not is_loopback(host):
+        raise UsersConfigError(
+            f"refusing to serve ClickHouse's HTTP interface on {host}: without "
+            "ANALYTICS_HTTP_USERS anyone who reaches it may read and write everything; "
+            "configure users or bind CLICKHOUSE_HTTP_HOST=127.0.0.1"
+        )
+
+
 # -- the engine side ----------------------------------------------------------------------------
 
 
-class LocalEngine:
-    """A chDB connection handle serving HTTP requests. Call only on the engine thread.
+class _Handle:
+    """One chDB connection handle and the `USE`/`SET` state it carries between requests."""
 
-    The handle is this endpoint's own (chDB allows many handles to the one engine of a
-    process), so the `USE` and `SET` state it carries between requests never leaks into the
-    sink's client. Settings are applied lazily: a request's settings are SET only where they
+    def __init__(self, path: str, *, readonly: bool) -> None:
+        self.conn: Any = chdb.connect(path)  # type: ignore[no-untyped-call]
+        self.readonly = readonly
+        self.database = "default"
+        self.applied: dict[str, str] = {}
+        if readonly:
+            # The engine then enforces readonly=1 itself (statements, table functions, SETTINGS
+            # clauses), and nothing a request sends can lift it on this handle.
+            self.conn.query("SET readonly = 1", DEFAULT_FORMAT)
+
+    def use(self, database: str) -> None:
+        if database != self.database:
+            self.conn.query(f"USE {_quote_identifier(database)}", DEFAULT_FORMAT)
+            self.database = database
+
+    def apply(self, wanted: Mapping[str, str]) -> None:
+        for name in [n for n in self.applied if n not in wanted]:
+            self.conn.query(f"SET {name} = DEFAULT", DEFAULT_FORMAT)
+            del self.applied[name]
+        for name, value in wanted.items():
+            if self.applied.get(name) != value:
+                self.conn.query(f"SET {name} = {_quote_value(value)}", DEFAULT_FORMAT)
+                self.applied[name] = value
+
+
+class LocalEngine:
+    """chDB connection handles serving HTTP requests. Call only on the engine thread.
+
+    The handles are this endpoint's own (chDB allows many handles to the one engine of a
+    process), so the `USE` and `SET` state they carry between requests never leaks into the
+    sink's client: one read-write handle, and one readonly=1 handle (opened on first use) for
+    readonly users. Settings are applied lazily: a request's settings are SET only where they
     differ from the previous request's, and reset to DEFAULT when a request drops them, so a
     client sending the same settings every time costs no extra engine calls.
     """
 
     def __init__(self, path: str) -> None:
-        self._conn: Any = chdb.connect(path)  # type: ignore[no-untyped-call]
-        self._database = "default"
-        self._applied: dict[str, str] = {}
-        self._known_settings = frozenset(
-            self._conn.query("SELECT name FROM system.settings", "TabSeparated")
-            .bytes()
-            .decode()
-            .split()
+        self._path = path
+        self._rw = _Handle(path, readonly=False)
+        self._ro: _Handle | None = None
+        rows = self._rw.conn.query("SELECT name, value FROM system.settings", "TabSeparated")
+        self._defaults = dict(
+            line.split("\t", 1) for line in rows.bytes().decode().splitlines() if "\t" in line
         )
-        self.timezone = self._conn.query("SELECT timezone()", "TabSeparated").bytes().decode()
+        self._known_settings = frozenset(self._defaults)
+        self.timezone = self._rw.conn.query("SELECT timezone()", "TabSeparated").bytes().decode()
         self.timezone = self.timezone.strip() or "UTC"
 
     def close(self) -> None:
-        self._conn.close()
+        for handle in (self._rw, self._ro):
+            if handle is not None:
+                handle.conn.close()
+
+    def _handle(self, readonly: bool) -> _Handle:
+        if not readonly:
+            return self._rw
+        if self._ro is None:
+            self._ro = _Handle(self._path, readonly=True)
+        return self._ro
 
     def execute(self, request: QueryRequest) -> QueryReply:
         query_id = request.params.get("query_id") or str(uuid.uuid4())
@@ -326,48 +527,49 @@ class LocalEngine:
         params = request.params
         if params.get("decompress") == "1" or params.get("compress") == "1":
             raise EndpointError(NOT_IMPLEMENTED, "ClickHouse block compression is not supported")
+        revision = protocol_revision(params)
         sql = compose_query(params.get("query", ""), request.body)
         keyword = statement_keyword(sql)
         if not keyword:
             raise EndpointError(SYNTAX_ERROR, "Empty query")
-        if keyword not in READ_ONLY_KEYWORDS:
-            if request.method == "GET":
-                raise EndpointError(
-                    READONLY,
-                    "Cannot execute query in readonly mode. For queries over HTTP, method GET "
-                    "implies readonly. You should use method POST for modifying queries",
-                )
-            if params.get("readonly", "0") != "0":
-                raise EndpointError(READONLY, "Cannot execute query in readonly mode")
-        self._use_database(params.get("database") or "default")
-        self._apply_settings(params)
+        check_readonly(request, keyword, sql)
+        handle = self._handle(request.readonly)
+        handle.use(params.get("database") or "default")
+        handle.apply(self._settings(params, readonly=request.readonly))
         bind = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
         default_format = params.get("default_format") or DEFAULT_FORMAT
         insert = split_insert(sql) if keyword == "INSERT" else None
         if insert is not None:
-            result = self._insert_from_file(insert, bind)
+            result = self._insert_from_file(handle, insert, bind)
             fmt = ""
         else:
             text = sql.decode("utf-8", errors="strict")
-            result = self._conn.query(text, default_format, params=bind)
+            result = handle.conn.query(text, default_format, params=bind)
             has_result = keyword in READ_ONLY_KEYWORDS
             fmt = output_format(sql, default_format) if has_result else ""
-        return self._reply(result, fmt, query_id)
+        return self._reply(result, fmt, query_id, revision)
 
-    def _insert_from_file(self, insert: InsertWithData, bind: dict[str, str]) -> Any:
+    def _insert_from_file(
+        self, handle: _Handle, insert: InsertWithData, bind: dict[str, str]
+    ) -> Any:
         # chDB reads insert data from a file (as clickhouse_connect's own chDB backend does):
         # binary formats cannot travel inside the SQL text.
         fd, path = tempfile.mkstemp(suffix=".insert")
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(insert.data)
-            return self._conn.query(insert.statement(path), DEFAULT_FORMAT, params=bind)
+            return handle.conn.query(insert.statement(path), DEFAULT_FORMAT, params=bind)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
-    def _reply(self, result: Any, fmt: str, query_id: str) -> QueryReply:
+    def _reply(self, result: Any, fmt: str, query_id: str, revision: int) -> QueryReply:
         body = result.bytes() or b""
+        if fmt == "Native" and revision:
+            try:
+                body = reframe(body, revision)
+            except UnsupportedType as exc:
+                raise EndpointError(NOT_IMPLEMENTED, f"{exc} (client_protocol_version)") from exc
         summary = {
             "read_rows": str(result.rows_read()),
             "read_bytes": str(result.bytes_read()),
@@ -390,26 +592,44 @@ class LocalEngine:
             headers["X-ClickHouse-Format"] = fmt
         return QueryReply(200, body, headers)
 
-    def _use_database(self, database: str) -> None:
-        if database != self._database:
-            self._conn.query(f"USE {_quote_identifier(database)}", DEFAULT_FORMAT)
-            self._database = database
-
-    def _apply_settings(self, params: Mapping[str, str]) -> None:
+    def _settings(self, params: Mapping[str, str], *, readonly: bool) -> dict[str, str]:
+        """The request's settings to SET; readonly=1 rules for readonly users."""
         wanted: dict[str, str] = {}
         for name, value in params.items():
             if name in TRANSPORT_PARAMS or name.startswith("param_"):
                 continue
             if name not in self._known_settings:
                 raise EndpointError(UNKNOWN_SETTING, f"Unknown setting '{name}'")
-            wanted[name] = value
-        for name in [n for n in self._applied if n not in wanted]:
-            self._conn.query(f"SET {name} = DEFAULT", DEFAULT_FORMAT)
-            del self._applied[name]
-        for name, value in wanted.items():
-            if self._applied.get(name) != value:
-                self._conn.query(f"SET {name} = {_quote_value(value)}", DEFAULT_FORMAT)
-                self._applied[name] = value
+            if not readonly:
+                wanted[name] = value
+            elif value != self._defaults[name] and name not in CHANGEABLE_IN_READONLY:
+                # As ClickHouse: setting a value equal to the current one is no change.
+                raise EndpointError(READONLY, f"Cannot modify '{name}' setting in readonly mode")
+        return wanted
+
+
+def protocol_revision(params: Mapping[str, str]) -> int:
+    raw = params.get("client_protocol_version", "0") or "0"
+    try:
+        return max(0, int(raw))
+    except ValueError as exc:
+        raise EndpointError(BAD_ARGUMENTS, f"Invalid client_protocol_version: {raw!r}") from exc
+
+
+def check_readonly(request: QueryRequest, keyword: str, sql: bytes) -> None:
+    """ClickHouse's readonly rules: GET, `readonly` parameter, readonly users (readonly=1)."""
+    readonly_param = request.params.get("readonly", "0") != "0"
+    if keyword not in READ_ONLY_KEYWORDS:
+        if request.method == "GET":
+            raise EndpointError(
+                READONLY,
+                "Cannot execute query in readonly mode. For queries over HTTP, method GET "
+                "implies readonly. You should use method POST for modifying queries",
+            )
+        if readonly_param or request.readonly:
+            raise EndpointError(READONLY, "Cannot execute query in readonly mode")
+    if request.readonly and _HOST_ACCESS.search(sql):
+        raise EndpointError(READONLY, "file() and INTO OUTFILE are forbidden in readonly mode")
 
 
 # -- the HTTP side ------------------------------------------------------------------------------
@@ -417,8 +637,13 @@ class LocalEngine:
 _LARGE_BODY = 256 * 1024
 
 
-def make_app(clickhouse: ClickHouse, engine: LocalEngine | None) -> Starlette:
-    """The endpoint's ASGI app; without an engine (server mode) only /ping and /metrics."""
+def make_app(
+    clickhouse: ClickHouse, engine: LocalEngine | None, users: Users | None = None
+) -> Starlette:
+    """The endpoint's ASGI app; without an engine (server mode) only /ping and /metrics.
+
+    Queries authenticate against `users` (Users.open(): `default` without password)."""
+    known = users if users is not None else Users.open()
 
     async def ping(request: Request) -> Response:
         return PlainTextResponse("Ok.\n")
@@ -435,7 +660,7 @@ def make_app(clickhouse: ClickHouse, engine: LocalEngine | None) -> Starlette:
         elif request.method == "GET" and "query" not in params:
             reply = QueryReply(200, b"Ok.\n", {"Content-Type": _TEXT_TYPE})
         else:
-            reply = await _handle(request, params, clickhouse, engine)
+            reply = await _handle(request, params, clickhouse, engine, known)
         return Response(reply.body, status_code=reply.status, headers=reply.headers)
 
     return Starlette(
@@ -448,8 +673,17 @@ def make_app(clickhouse: ClickHouse, engine: LocalEngine | None) -> Starlette:
 
 
 async def _handle(
-    request: Request, params: dict[str, str], clickhouse: ClickHouse, engine: LocalEngine
+    request: Request,
+    params: dict[str, str],
+    clickhouse: ClickHouse,
+    engine: LocalEngine,
+    users: Users,
 ) -> QueryReply:
+    try:
+        user = users.authenticate(*credentials(request.headers, params))
+    except EndpointError as exc:
+        metrics.HTTP_QUERIES.labels("error").inc()
+        return error_reply(exc.code, str(exc))
     body = await request.body()
     encoding = request.headers.get("content-encoding", "")
     try:
@@ -461,7 +695,8 @@ async def _handle(
     except EndpointError as exc:
         metrics.HTTP_QUERIES.labels("error").inc()
         return error_reply(exc.code, str(exc))
-    return await clickhouse.run(engine.execute, QueryRequest(request.method, params, body))
+    query = QueryRequest(request.method, params, body, readonly=user.readonly)
+    return await clickhouse.run(engine.execute, query)
 
 
 class _Server(uvicorn.Server):

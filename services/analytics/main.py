@@ -1,9 +1,11 @@
 """`csms analytics`: the only writer to ClickHouse.
 
-Start: create the Kafka topics if needed, apply the ClickHouse migrations, then run the sink
+Start: create the Kafka topics if needed, apply the ClickHouse migrations and the configured
+retention (TTL per table, csms.infra.retention), then run the sink
 (Kafka -> ClickHouse) and the HTTP endpoint side by side. The endpoint, on
 Settings.clickhouse_http_host:clickhouse_http_port (127.0.0.1:8123), serves `/metrics` and
-`/ping` always, and ClickHouse's HTTP interface when the engine is embedded chDB (`chdb://`).
+`/ping` always, and ClickHouse's HTTP interface when the engine is embedded chDB (`chdb://`),
+to the users of Settings.analytics_http_users (none: `default` without password, loopback only).
 SIGTERM/SIGINT: the sink flushes and commits its current batch, then everything closes.
 """
 
@@ -21,8 +23,16 @@ from csms.domain.meter_values import flatten
 from csms.infra.clickhouse import ClickHouse, chdb_path
 from csms.infra.kafka import ensure_topics, make_consumer
 from csms.infra.migrate import migrate
+from csms.infra.retention import apply_retention
 from csms.settings import Settings
-from services.analytics.http_endpoint import LocalEngine, bind_socket, make_app, make_server
+from services.analytics.http_endpoint import (
+    LocalEngine,
+    Users,
+    bind_socket,
+    check_bind,
+    make_app,
+    make_server,
+)
 from services.analytics.rows import Flatten
 from services.analytics.sink import Sink
 
@@ -51,11 +61,16 @@ class AnalyticsService:
             self.clickhouse = ch = await ClickHouse.open(s.clickhouse_url)
             applied = await ch.run(migrate, ch.client)
             log.info("ClickHouse at %s; migrations applied now: %s", s.clickhouse_url, applied)
+            retention = await ch.run(apply_retention, ch.client, s.analytics_ttl_days)
+            log.info("ClickHouse retention %s; changed now: %s", s.analytics_ttl_days, retention)
+            users = Users.load(s.analytics_http_users)
             if ch.embedded:
+                check_bind(s.clickhouse_http_host, users)
                 self._engine = await ch.run(LocalEngine, chdb_path(s.clickhouse_url))
             sock = bind_socket(s.clickhouse_http_host, s.clickhouse_http_port)
             self.http_port = sock.getsockname()[1]
-            self._server = make_server(make_app(ch, self._engine), s.clickhouse_http_host, 0)
+            app = make_app(ch, self._engine, users)
+            self._server = make_server(app, s.clickhouse_http_host, 0)
             self._http_task = asyncio.create_task(
                 self._server.serve(sockets=[sock]), name="analytics-http"
             )

@@ -32,11 +32,16 @@ def test_shipped_migrations_are_numbered_in_order() -> None:
     migrations = load_migrations()
     assert [(m.version, m.name) for m in migrations] == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
-        (5, "transaction_events"), (6, "bills"),
+        (5, "transaction_events"), (6, "bills"), (7, "station_info"), (8, "energy_hourly"),
+        (9, "status_daily"), (10, "sessions_daily"), (11, "errors_daily"),
     ]  # fmt: skip
-    # Every statement can run twice (a crash re-runs the whole file).
+    # Every statement can run twice (a crash re-runs the whole file): CREATE ... IF NOT EXISTS,
+    # or a backfill INSERT ... SELECT into a table that collapses a second copy.
     for m in migrations:
-        assert all("IF NOT EXISTS" in statement for statement in m.statements())
+        assert all(
+            "IF NOT EXISTS" in statement or statement.startswith("INSERT INTO ")
+            for statement in m.statements()
+        )
 
 
 def test_load_migrations_rejects_bad_names_and_duplicates(tmp_path: Path) -> None:
@@ -57,7 +62,8 @@ async def test_migrate_applies_once_and_records_versions(clickhouse: ClickHouse)
     rows = client.query("SELECT version, name FROM schema_migrations FINAL ORDER BY version")
     assert rows.result_rows == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
-        (5, "transaction_events"), (6, "bills"),
+        (5, "transaction_events"), (6, "bills"), (7, "station_info"), (8, "energy_hourly"),
+        (9, "status_daily"), (10, "sessions_daily"), (11, "errors_daily"),
     ]  # fmt: skip
     engines = client.query(
         "SELECT name, engine, partition_key FROM system.tables WHERE database = 'default' "
@@ -76,9 +82,9 @@ async def test_migrate_applies_once_and_records_versions(clickhouse: ClickHouse)
 
 
 async def test_new_migration_is_applied_after_the_existing_ones(clickhouse: ClickHouse) -> None:
-    extra = Migration(7, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;")
+    extra = Migration(99, "extra", "CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = Memory;")
     applied = await clickhouse.run(migrate, clickhouse.client, [*load_migrations(), extra])
-    assert applied == [7]
+    assert applied == [99]
     assert clickhouse.client.command("EXISTS TABLE extra") == 1
 
 
