@@ -40,7 +40,7 @@ from confluent_kafka.admin import AdminClient
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import Settings, Topics
 from loadtests.processors_bench import GATEWAY_RATE
-from loadtests.replay_bench import Station, interleaved
+from loadtests.replay_bench import Station, interleaved, produce
 
 RUN_SINK = "from csms.settings import Settings; from services.analytics.main import run; "
 RUN_SINK += "run(Settings.from_env())"
@@ -110,20 +110,6 @@ class Sink:
         self.http.close()
 
 
-def produce_all(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer({**producer_config(settings, client_id="ch-bench"), "linger.ms": 20})
-    for key, value in records:
-        while True:
-            try:
-                producer.produce(settings.topics.frames, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-    if producer.flush(300):
-        raise SystemExit("frames not acknowledged by Kafka")
-
-
 def storage(sink: Sink) -> str:
     for table in ("meter_values", "ocpp_frames"):
         sink.http.post("/", content=f"OPTIMIZE TABLE {table} FINAL")
@@ -140,10 +126,8 @@ def storage(sink: Sink) -> str:
 
 
 def backlog(settings: Settings, folder: Path, count: int, stations: int) -> None:
-    records = frames(count, stations)
-    started = time.monotonic()
-    produce_all(settings, records)
-    print(f"produced {count:,} frames in {time.monotonic() - started:.1f} s")
+    _, produce_s = produce(settings, count, stations, uuid.uuid4().hex[:6])
+    print(f"produced {count:,} frames in {produce_s:.1f} s")
     sink = Sink(settings, folder)
     try:
         tables = ("ocpp_frames", "meter_values", "transactions", "transaction_events")

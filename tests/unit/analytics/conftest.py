@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from services.analytics.http_endpoint import LocalEngine
 
-from csms.infra.clickhouse import ClickHouse
+from csms.infra.clickhouse import ClickHouse, chdb_path
 from csms.infra.migrate import migrate
 
 
@@ -28,3 +29,11 @@ async def clickhouse(chdb_url: str) -> AsyncIterator[ClickHouse]:
         yield ch
     finally:
         await ch.close()
+
+
+@pytest.fixture
+async def engine(clickhouse: ClickHouse) -> AsyncIterator[LocalEngine]:
+    """The local HTTP endpoint's engine over the test's chDB."""
+    local = await clickhouse.run(LocalEngine, chdb_path(clickhouse.url))
+    yield local
+    await clickhouse.run(local.close)

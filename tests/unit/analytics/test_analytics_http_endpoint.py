@@ -23,14 +23,7 @@ from services.analytics.http_endpoint import (
     statement_keyword,
 )
 
-from csms.infra.clickhouse import ClickHouse, chdb_path
-
-
-@pytest.fixture
-async def engine(clickhouse: ClickHouse) -> AsyncIterator[LocalEngine]:
-    local = await clickhouse.run(LocalEngine, chdb_path(clickhouse.url))
-    yield local
-    await clickhouse.run(local.close)
+from csms.infra.clickhouse import ClickHouse
 
 
 @pytest.fixture

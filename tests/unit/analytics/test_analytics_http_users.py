@@ -26,7 +26,7 @@ from services.analytics.http_endpoint import (
     password_sha256,
 )
 
-from csms.infra.clickhouse import ClickHouse, chdb_path
+from csms.infra.clickhouse import ClickHouse
 
 ANALYST_PW = "an4lyst"
 WRITER_PW = "wr1ter"
@@ -103,13 +103,6 @@ def test_no_users_means_loopback_only() -> None:
 
 
 # -- over HTTP -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def engine(clickhouse: ClickHouse) -> AsyncIterator[LocalEngine]:
-    local = await clickhouse.run(LocalEngine, chdb_path(clickhouse.url))
-    yield local
-    await clickhouse.run(local.close)
 
 
 @pytest.fixture
