@@ -76,8 +76,10 @@ def _result(env: FrameEnvelope) -> dict[str, Any] | None:
 
 
 def parse_ts(value: Any, fallback_ms: int) -> int:
-    """An ISO 8601 timestamp (any offset; naive means UTC) as epoch ms, else `fallback_ms`."""
-    if not isinstance(value, str):
+    """An ISO 8601 timestamp (any offset; naive means UTC) as epoch ms, else `fallback_ms`.
+    Only the extended form OCPP's RFC 3339 allows (YYYY-MM-DD…): Python also reads compact
+    forms, so epoch milliseconds sent as text ("1740011481445") would become the year 1740."""
+    if not isinstance(value, str) or len(value) < 10 or value[4] != "-" or value[7] != "-":
         return fallback_ms
     try:
         dt = datetime.fromisoformat(value)

@@ -5,6 +5,7 @@ from typing import Any
 import orjson
 import pytest
 
+from csms.domain.frames import parse_ts
 from csms.domain.meter_values import flatten
 from csms.domain.model import MeterSample
 from csms.envelope import FrameEnvelope
@@ -364,3 +365,11 @@ def test_201_weird_but_valid_rows_keep_what_can_be_read() -> None:
         (7.0, "Wh", T0, 0),
         (9.0, "Wh", T0, 1),
     ]
+
+
+def test_epoch_milliseconds_as_text_are_no_timestamp() -> None:
+    """Python's fromisoformat reads compact forms: "1740011481445" would be the year 1740.
+    OCPP timestamps are RFC 3339 (extended form); anything else falls back to the receive time."""
+    assert parse_ts("1740011481445", 5) == 5
+    assert parse_ts("20250301T090000Z", 5) == 5
+    assert parse_ts("2025-03-01T09:00:00Z", 5) == 1_740_819_600_000
