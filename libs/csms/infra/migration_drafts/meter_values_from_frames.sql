@@ -1,6 +1,6 @@
 -- DRAFT (issue 8, sink throughput): ClickHouse flattens meter values instead of the sink.
 --
--- Named *.sql.draft so that `csms.infra.migrate` does not pick it up yet: while the sink still
+-- Kept in migration_drafts/ so that `csms.infra.migrate` does not pick it up: while the sink still
 -- inserts meter_values itself, this view would write every sample a second time. Adopting it
 -- = rename to 0012_meter_values_from_frames.sql in the same change that makes
 -- services.analytics.rows.route_frame return only the archive row.
