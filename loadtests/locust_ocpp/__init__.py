@@ -1,0 +1,1 @@
+"""Locust chargers for the CSMS: see loadtests/locustfile.py."""
