@@ -25,6 +25,8 @@ idempotent, so redelivery changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, cast
 
 import faust
@@ -38,9 +40,9 @@ from csms.settings import LOCAL_STATE_DIR, Settings
 from services.processors.pipeline import (
     AGENTS,
     DOWNSTREAM,
-    Step,
-    ValueStep,
+    handle,
     handle_batch,
+    handle_value,
     retry_infra,
 )
 from services.processors.station_messages import RedisStationMessages
@@ -106,12 +108,13 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
     batching = (settings.processors_batch_max, settings.processors_batch_s)
     for name, step in processors.steps.items():
-        app.agent(inputs, name=name)(_agent(name, step, caches[name], batching))
+        one = partial(handle, name, step=step)
+        app.agent(inputs, name=name)(_agent(name, one, caches[name], batching))
     # Downstream agents fold the processors' own output (the billing: transaction snapshots).
     snapshots = app.topic(settings.topics.transactions, **RAW)
     for name, value_step in processors.downstream.items():
-        agent = _agent(name, value_step, caches[name], batching, downstream=True)
-        app.agent(snapshots, name=name)(agent)
+        one = partial(handle_value, name, step=value_step)
+        app.agent(snapshots, name=name)(_agent(name, one, caches[name], batching))
 
     async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         # Another worker may own those stations next: write out, then forget the copies.
@@ -147,16 +150,14 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
 
 def _agent(
     name: str,
-    step: Step | ValueStep,
+    handle_one: Callable[[object], Awaitable[None]],
     cache: WriteBehindRedis,
     batching: tuple[int, float],
-    *,
-    downstream: bool = False,
 ) -> Any:
     async def agent(stream: faust.StreamT[bytes]) -> None:
         # take(): faust acks a batch's events only after this loop body, i.e. after the flush.
         async for batch in stream.take(*batching):
-            await handle_batch(name, batch, step, cache.flush, downstream=downstream)
+            await handle_batch(name, batch, handle_one, cache.flush)
 
     agent.__name__ = name
     return agent

@@ -286,18 +286,14 @@ def _outcome(agent: str, outcome: str) -> Any:
 async def handle_batch(
     agent: str,
     raws: Sequence[object],
-    step: Step | ValueStep,
+    handle_one: Callable[[object], Awaitable[None]],
     flush: Callable[[], Awaitable[int]],
-    *,
-    downstream: bool = False,
 ) -> None:
-    """A batch of events, then their Redis writes in one go (services/processors/write_behind):
-    the caller acks the events only after this returns."""
+    """A batch of events through `handle_one` (`handle` or `handle_value` bound to an agent's
+    step), then their Redis writes in one go (services/processors/write_behind): the caller
+    acks the events only after this returns."""
     for raw in raws:
-        if downstream:
-            await handle_value(agent, raw, step)  # type: ignore[arg-type]
-        else:
-            await handle(agent, raw, step)  # type: ignore[arg-type]
+        await handle_one(raw)
     await retry_infra(agent, flush)
     BATCHES.labels(agent).observe(len(raws))
 
