@@ -8,104 +8,14 @@ the real gateway is exercised by tests/stack/test_api_commands.py.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import orjson
-import pytest
 from redis.asyncio import Redis
-from services.api.app import create_app
 from services.api.audit import MemoryAudit
 
 from csms.infra import redis_keys
-from csms.infra.call_bus import CallReply, CallRequest
-from csms.settings import Settings
-
-REDIS_URL = "redis://127.0.0.1:6379/4"
-ADMIN_TOKEN = "unit-test-admin-token-0123456789"
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-GATEWAY = "gw-fake"
-
-
-class ScriptedGateway:
-    """Answers CallRequests on its channel: `answers[action]` is a CallReply outcome and a
-    payload/error, or "silent" (never answers)."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        self.requests: list[CallRequest] = []
-        self.answers: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._serve())
-        await asyncio.wait_for(self._ready.wait(), 5)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _serve(self) -> None:
-        async with self.redis.pubsub() as pubsub:
-            await pubsub.subscribe(redis_keys.gateway_calls_channel(GATEWAY))
-            self._ready.set()
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    continue
-                request = CallRequest.decode(message["data"])
-                self.requests.append(request)
-                outcome, body = self.answers.get(request.action, ("result", {"status": "Accepted"}))
-                if outcome == "silent":
-                    continue
-                reply = CallReply(
-                    request.id,
-                    request.station,
-                    outcome,  # type: ignore[arg-type]
-                    payload=body if outcome in ("result", "invalid") else {},
-                    error=body if outcome == "error" else {},
-                    detail="scripted",
-                    gateway=GATEWAY,
-                    elapsed_ms=1.0,
-                )
-                await self.redis.publish(request.reply_to, reply.encode())
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
-
-
-@pytest.fixture
-async def gateway(redis: Redis) -> AsyncIterator[ScriptedGateway]:
-    gw = ScriptedGateway(redis)
-    await gw.start()
-    yield gw
-    await gw.stop()
-
-
-@pytest.fixture
-def audit() -> MemoryAudit:
-    return MemoryAudit()
-
-
-@pytest.fixture
-async def api(redis: Redis, audit: MemoryAudit) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(redis_url=REDIS_URL, api_token=ADMIN_TOKEN, api_command_timeout_s=5)
-    app = create_app(settings, redis=redis, audit=audit)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
-            yield client
+from tests.unit.api_commands.scripted import AUTH, GATEWAY, ScriptedGateway
 
 
 async def _station(redis: Redis, station: str, protocol: str, *, online: bool = True) -> None:

@@ -6,13 +6,11 @@ gateway stand-in of test_commands_api; the real gateway and station: tests/stack
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from services.api.app import create_app
 from services.api.audit import MemoryAudit
 
 from csms.domain.tariff_ocpp21 import set_default_tariff_request
@@ -20,16 +18,8 @@ from csms.domain.tariffs import parse_tariff
 from csms.infra import redis_keys
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
-from csms.settings import Settings
 from tests.unit.api.api_seed import mint
-from tests.unit.api_commands.test_commands_api import (
-    ADMIN_TOKEN,
-    AUTH,
-    GATEWAY,
-    REDIS_URL,
-    ScriptedGateway,
-)
-from tests.unit.redis_db import flushed_redis
+from tests.unit.api_commands.scripted import AUTH, GATEWAY, ScriptedGateway
 
 BODY = {
     "id": "AC-STD",
@@ -42,34 +32,10 @@ BODY = {
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    async with flushed_redis(REDIS_URL) as client:
-        yield client
-
-
-@pytest.fixture
-async def gateway(redis: Redis) -> AsyncIterator[ScriptedGateway]:
-    gw = ScriptedGateway(redis)
-    await gw.start()
-    yield gw
-    await gw.stop()
-
-
-@pytest.fixture
-def audit() -> MemoryAudit:
-    return MemoryAudit()
-
-
-@pytest.fixture
-async def api(redis: Redis, audit: MemoryAudit) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(redis_url=REDIS_URL, api_token=ADMIN_TOKEN, api_command_timeout_s=5)
-    app = create_app(settings, redis=redis, audit=audit)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://api.test", headers=AUTH
-        ) as client:
-            yield client
+def api(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The shared API client, as the admin unless a request says otherwise."""
+    api.headers.update(AUTH)
+    return api
 
 
 async def _station(redis: Redis, station: str, protocol: str, *, online: bool = True) -> None:

@@ -6,20 +6,14 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from csms.infra.redis_client import make_redis
 from csms.infra.station_registry import StationRegistry
-from csms.settings import Settings
+from tests.unit.redis_db import flushed_redis
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = make_redis(Settings(redis_url="redis://127.0.0.1:6379/10"))
-    await client.flushdb()
-    try:
+    async with flushed_redis("redis://127.0.0.1:6379/10") as client:
         yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 async def test_concurrent_first_boots_all_see_one_registration(redis: Redis) -> None:
