@@ -14,8 +14,11 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
+
+from csms.clock import iso_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,3 +87,41 @@ async def charger(url: str, cls: type[Any], station: str, proto: str) -> AsyncIt
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
                 await runner
+
+
+def energy_event201(
+    kind: str,
+    ts_ms: int,
+    wh: float,
+    seq_no: int,
+    *,
+    transaction_id: str = "tx-1",
+    id_token: str | None = None,
+) -> call201.TransactionEvent:
+    """A 2.0.1 TransactionEvent of EVSE 1 charging, with one energy-register reading (Wh)."""
+    extra: dict[str, Any] = {}
+    if id_token is not None:
+        extra["id_token"] = {"id_token": id_token, "type": "ISO14443"}
+    return call201.TransactionEvent(
+        event_type=kind,
+        timestamp=iso_time(ts_ms),
+        trigger_reason={"Started": "Authorized", "Ended": "StopAuthorized"}.get(
+            kind, "MeterValuePeriodic"
+        ),
+        seq_no=seq_no,
+        transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
+        evse={"id": 1, "connector_id": 1},
+        meter_value=[
+            {
+                "timestamp": iso_time(ts_ms),
+                "sampled_value": [
+                    {
+                        "value": wh,
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit_of_measure": {"unit": "Wh"},
+                    }
+                ],
+            }
+        ],
+        **extra,
+    )

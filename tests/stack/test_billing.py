@@ -25,7 +25,7 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
-from tests.stack.chargers import Charger16, Charger201, charger, on
+from tests.stack.chargers import Charger16, Charger201, charger, energy_event201, on
 from tests.stack.conftest import Stack
 
 from csms.clock import iso_time
@@ -60,35 +60,6 @@ class CostDisplay201(Charger201):
         return result201.CostUpdated()
 
 
-def _event(kind: str, ts: int, wh: float, seq_no: int) -> call201.TransactionEvent:
-    extra: dict[str, Any] = {}
-    if kind == "Started":
-        extra["id_token"] = {"id_token": f"TAG-{RUN}", "type": "ISO14443"}
-    return call201.TransactionEvent(
-        event_type=kind,
-        timestamp=iso_time(ts),
-        trigger_reason={"Started": "Authorized", "Ended": "StopAuthorized"}.get(
-            kind, "MeterValuePeriodic"
-        ),
-        seq_no=seq_no,
-        transaction_info={"transaction_id": "tx-1", "charging_state": "Charging"},
-        evse={"id": 1, "connector_id": 1},
-        meter_value=[
-            {
-                "timestamp": iso_time(ts),
-                "sampled_value": [
-                    {
-                        "value": wh,
-                        "measurand": "Energy.Active.Import.Register",
-                        "unit_of_measure": {"unit": "Wh"},
-                    }
-                ],
-            }
-        ],
-        **extra,
-    )
-
-
 async def _poll(api: httpx.AsyncClient, path: str, ready: Any) -> dict[str, Any]:
     """GET `path` until `ready(body)` (the processors are asynchronous); bounded."""
     deadline = time.monotonic() + DEADLINE_S
@@ -120,7 +91,7 @@ async def _clickhouse_bill(stack: Stack, station: str) -> dict[str, Any]:
         while time.monotonic() < deadline:
             text = (await ch.post("/", content=query)).text.strip()
             if text:
-                rows = [orjson.loads(line) for line in text.splitlines()]
+                rows: list[dict[str, Any]] = [orjson.loads(line) for line in text.splitlines()]
                 assert len(rows) == 1
                 return rows[0]
             await asyncio.sleep(0.5)
@@ -164,11 +135,13 @@ async def test_201_station_is_shown_the_cost_and_the_bill_matches(stack: Stack) 
                 lambda body: bool(body.get("variables")),
             )
             for seq_no, (ts, wh) in enumerate(readings):
-                await cp.call(_event("Started" if seq_no == 0 else "Updated", ts, wh, seq_no))
+                kind = "Started" if seq_no == 0 else "Updated"
+                token = f"TAG-{RUN}" if seq_no == 0 else None
+                await cp.call(energy_event201(kind, ts, wh, seq_no, id_token=token))
                 # The next event waits for the billing to have priced this one, as a live
                 # station's minutes-apart events would.
                 await _poll(api, bill_path, lambda b, ts=ts: b["priced_until_ms"] >= ts)
-            ended = await cp.call(_event("Ended", end[0], end[1], len(readings)))
+            ended = await cp.call(energy_event201("Ended", end[0], end[1], len(readings)))
             running_costs = list(cp.costs)
         bill = await _poll(api, bill_path, lambda b: b["state"] == "final")
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from ocpp.v201 import call as call201
-from tests.stack.chargers import Charger201, charger
+from tests.stack.chargers import Charger201, charger, energy_event201
 from tests.stack.conftest import Stack
 
 from csms.domain.billing import Session, cost_message, finish, price
@@ -36,33 +36,6 @@ TARIFF = parse_tariff(
     }
 )
 MINUTE = 60_000
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
-def _event(event_type: str, ts: int, wh: float, seq_no: int) -> call201.TransactionEvent:
-    return call201.TransactionEvent(
-        event_type=event_type,
-        timestamp=_iso(ts),
-        trigger_reason="EVCommunicationLost" if event_type == "Ended" else "MeterValuePeriodic",
-        seq_no=seq_no,
-        transaction_info={"transaction_id": TX, "charging_state": "Charging"},
-        evse={"id": 1, "connector_id": 1},
-        meter_value=[
-            {
-                "timestamp": _iso(ts),
-                "sampled_value": [
-                    {
-                        "value": wh,
-                        "measurand": "Energy.Active.Import.Register",
-                        "unit_of_measure": {"unit": "Wh"},
-                    }
-                ],
-            }
-        ],
-    )
 
 
 async def test_station_is_told_the_running_cost_and_the_total(stack: Stack) -> None:
@@ -89,8 +62,8 @@ async def test_station_is_told_the_running_cost_and_the_total(stack: Stack) -> N
                 )
             )
             assert boot.status == "Accepted"
-            updated = await cp.call(_event("Updated", t2, 11_000.0, 1))
-            ended = await cp.call(_event("Ended", t3, 13_500.0, 2))
+            updated = await cp.call(energy_event201("Updated", t2, 11_000.0, 1, transaction_id=TX))
+            ended = await cp.call(energy_event201("Ended", t3, 13_500.0, 2, transaction_id=TX))
     finally:
         await redis.aclose()
 
