@@ -39,6 +39,7 @@ from confluent_kafka.admin import AdminClient
 
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import Settings, Topics
+from loadtests.billing_bench import quantile_ms
 from loadtests.processors_bench import GATEWAY_RATE
 from loadtests.replay_bench import Station, interleaved, produce
 
@@ -212,12 +213,10 @@ def paced(settings: Settings, folder: Path, rate: int, seconds: int, stations: i
         poller.join(300)
         got = sorted(watch.latencies)
 
-        def q(p: float) -> float:
-            return got[min(len(got) - 1, int(p * len(got)))] * 1000
-
         print(
             f"paced: {len(records):,} frames at {rate}/s in {sent:.1f} s; frame -> queryable "
-            f"({len(got):,} sampled frames): p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, "
+            f"({len(got):,} sampled frames): p50 {quantile_ms(got, 0.5):.0f} ms, "
+            f"p99 {quantile_ms(got, 0.99):.0f} ms, "
             f"max {got[-1] * 1000:.0f} ms; never seen: {len(watch.pending)}"
         )
         print("storage:", storage(sink))

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from redis import Redis
 from services.processors.billing import (
     BillingConfig,
@@ -52,7 +52,7 @@ from csms.infra.memory_redis import MemoryRedis
 from csms.infra.redis_client import make_redis
 from csms.infra.tariff_store import TariffStore
 from csms.settings import Settings, Topics
-from loadtests.processors_bench import GATEWAY_RATE, start_workers, stop_workers
+from loadtests.processors_bench import GATEWAY_RATE, lag, start_workers, stop_workers
 from loadtests.replay_bench import Station, cleanup, interleaved
 
 TARIFF = {
@@ -126,16 +126,6 @@ async def step(settings: Settings, records: list[tuple[bytes, bytes]], redis_url
     )
 
 
-def lag(consumer: Consumer, topic: str) -> int:
-    metadata = consumer.list_topics(topic, timeout=10)
-    parts = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
-    behind = 0
-    for tp in consumer.committed(parts, timeout=10):
-        _, high = consumer.get_watermark_offsets(tp, timeout=10)
-        behind += high - max(tp.offset, 0)
-    return behind
-
-
 class BillWatch:
     """Polls Redis for the final bills of the sessions whose last snapshot was produced."""
 
@@ -201,11 +191,11 @@ def paced(
                 producer.flush(10)  # the clock starts when Kafka has the end
                 watch.expect(orjson.loads(value)["key"])
             if time.monotonic() >= next_sample:
-                lags.append(lag(offsets, topic))
+                lags.append(lag(offsets, topic)[0])
                 next_sample += 1
         producer.flush(60)
         sent_s = time.monotonic() - started
-        while (behind := lag(offsets, topic)) > 0 and time.monotonic() - started < sent_s + 600:
+        while (behind := lag(offsets, topic)[0]) > 0 and time.monotonic() - started < sent_s + 600:
             lags.append(behind)
             time.sleep(1)
         drained_s = time.monotonic() - started - sent_s

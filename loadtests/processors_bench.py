@@ -38,11 +38,10 @@ RUN_PROCESSORS = "from csms.settings import Settings; from services.processors.m
 RUN_PROCESSORS += "run(Settings.from_env())"
 
 
-def lag(consumer: Consumer, settings: Settings) -> tuple[int, int]:
-    """(frames not yet committed by the processors' group, frames committed so far)."""
-    topics = [settings.topics.frames]
-    metadata = consumer.list_topics(settings.topics.frames, timeout=10)
-    parts = [TopicPartition(t, p) for t in topics for p in metadata.topics[t].partitions]
+def lag(consumer: Consumer, topic: str) -> tuple[int, int]:
+    """(records of `topic` not yet committed by the consumer's group, records committed)."""
+    metadata = consumer.list_topics(topic, timeout=10)
+    parts = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
     committed = consumer.committed(parts, timeout=10)
     behind = done = 0
     for tp in committed:
@@ -113,7 +112,7 @@ def backlog(
     try:
         started, first = time.monotonic(), None
         while True:
-            behind, done = lag(consumer, settings)
+            behind, done = lag(consumer, settings.topics.frames)
             now = time.monotonic()
             if first is None and done > 0:
                 first = (now, done)
@@ -146,7 +145,7 @@ def paced(
         station, value = next(frames)
         producer.produce(settings.topics.frames, value, station.id.encode())
         producer.flush(30)
-        while lag(consumer, settings)[1] == 0:
+        while lag(consumer, settings.topics.frames)[1] == 0:
             check_alive(workers, log)
             time.sleep(0.5)
         samples: list[int] = []
@@ -166,12 +165,12 @@ def paced(
                 sent += 1
             producer.poll(0)
             if time.monotonic() >= next_sample:
-                samples.append(lag(consumer, settings)[0])
+                samples.append(lag(consumer, settings.topics.frames)[0])
                 next_sample += 1.0
             time.sleep(0.002)
         producer.flush(60)
         end = time.monotonic()
-        while lag(consumer, settings)[0] > 0:
+        while lag(consumer, settings.topics.frames)[0] > 0:
             time.sleep(0.25)
         catch_up = time.monotonic() - end
         ordered = sorted(samples)
