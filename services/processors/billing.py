@@ -23,6 +23,7 @@ Pure decisions (`bill_inputs`, `cost_display`, `final_changed`) are separate fro
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from csms.domain.device_model import V16_COMPONENT, variable_key
 from csms.domain.tariffs import Tariff, parse_tariff
 from csms.infra import redis_keys
 from csms.infra.tariff_store import TariffStore
+from csms.text import as_text
 from services.processors.stores import RedisClient
 
 log = logging.getLogger(__name__)
@@ -327,12 +329,7 @@ class BillingStep:
             return None
         state["tariff"] = tariff.to_dict()
         display = await self.lookups.display(str(state["station"]), str(state.get("proto") or ""))
-        state["display"] = {
-            "final": display.final,
-            "message": display.message,
-            "cost_updated": display.cost_updated,
-            "datatransfer16": display.datatransfer16,
-        }
+        state["display"] = dataclasses.asdict(display)
         return tariff
 
     def _final(
@@ -398,8 +395,7 @@ class RedisLookups:
 
     async def tariff_for(self, station: str, evse: int, id_token: str, at_ms: int) -> Tariff | None:
         group = await self._redis.hget(redis_keys.id_token(id_token), "group") if id_token else None
-        group_text = group.decode() if isinstance(group, bytes) else group
-        return await self._tariffs.resolve(station, evse, group_text or None, at_ms)
+        return await self._tariffs.resolve(station, evse, as_text(group) if group else None, at_ms)
 
     async def display(self, station: str, proto: str) -> Display:
         raw = await self._redis.get(redis_keys.device_model(station))
