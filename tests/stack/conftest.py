@@ -42,6 +42,15 @@ class Stack:
     def api_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_token}"}
 
+    async def mint_headers(self, name: str, role: str) -> dict[str, str]:
+        """Auth headers of a new API token with `role`, minted by the admin through the API."""
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=30) as api:
+            minted = await api.post(
+                "/api/v1/api-tokens", json={"name": name, "role": role}, headers=self.api_headers
+            )
+        assert minted.status_code == 201, minted.text
+        return {"Authorization": f"Bearer {minted.json()['token']}"}
+
     def ws_url(self, station: str) -> str:
         return f"{self.gateway_url}/ocpp/{station}"
 

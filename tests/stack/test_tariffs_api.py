@@ -23,11 +23,7 @@ async def test_create_update_assign_resolve(stack: Stack) -> None:
     async with httpx.AsyncClient(
         base_url=stack.api_url, headers=stack.api_headers, timeout=30
     ) as api:
-        resp = await api.post(
-            "/api/v1/api-tokens", json={"name": f"tariff-op-{run}", "role": "operator"}
-        )
-        assert resp.status_code == 201, resp.text
-        operator = {"Authorization": f"Bearer {resp.json()['token']}"}
+        operator = await stack.mint_headers(f"tariff-op-{run}", "operator")
         body = {
             "id": tariff_id,
             "currency": "EUR",
