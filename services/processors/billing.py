@@ -34,7 +34,7 @@ import orjson
 
 from csms.domain import billing, cost_messages
 from csms.domain.device_model import V16_COMPONENT, variable_key
-from csms.domain.tariffs import Tariff, parse_tariff
+from csms.domain.tariffs import Tariff, parse_stored
 from csms.infra import redis_keys
 from csms.infra.tariff_store import TariffStore
 from csms.text import as_text
@@ -269,7 +269,6 @@ class BillingStep:
         self.lookups = lookups
         self.messages = messages
         self.config = config
-        self._tariffs: dict[tuple[Any, Any, Any], Tariff] = {}
 
     async def on_snapshot(self, snap: Mapping[str, Any]) -> Billed:
         key = str(snap.get("key") or "")
@@ -303,19 +302,9 @@ class BillingStep:
                 await self.messages.send(state["station"], action, payload)
         return out
 
-    def _parsed(self, stored: Mapping[str, Any]) -> Tariff:
-        """Versions are immutable: one parse per (id, version) for the process's life."""
-        key = (stored.get("id"), stored.get("version"), stored.get("valid_from_ms"))
-        tariff = self._tariffs.get(key)
-        if tariff is None:
-            if len(self._tariffs) > 4096:
-                self._tariffs.clear()
-            tariff = self._tariffs[key] = parse_tariff(stored)
-        return tariff
-
     async def _tariff(self, state: dict[str, Any]) -> Tariff | None:
         if state.get("tariff"):
-            return self._parsed(state["tariff"])
+            return parse_stored(state["tariff"])
         if state.get("tariff_checked") and not state["ended"]:
             return None  # looked up at the start; once more at the end (a tariff set meanwhile)
         state["tariff_checked"] = True

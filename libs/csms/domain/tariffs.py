@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
+
 # ISO 4217 minor units that are not 2 (the rest of the world's currencies use cents).
 _MINOR_UNITS = {
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
@@ -199,6 +201,20 @@ def parse_tariff(d: Mapping[str, Any], *, tariff_id: str | None = None) -> Tarif
     ):
         raise TariffError("min_price is above max_price")
     return tariff
+
+
+def parse_stored(stored: Mapping[str, Any]) -> Tariff:
+    """A stored tariff version (`Tariff.to_dict`, as the billing state and the gateway's cost
+    checkpoint carry it), parsed once per process: parsing is a quarter of the billing's or
+    the gateway's work per event and a network has few tariffs. Keyed on the exact JSON, so
+    an edited tariff (a new version) is never served stale; Tariff is frozen, so one instance
+    serves every caller."""
+    return _parse_stored(orjson.dumps(stored, option=orjson.OPT_SORT_KEYS))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_stored(text: bytes) -> Tariff:
+    return parse_tariff(orjson.loads(text))
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

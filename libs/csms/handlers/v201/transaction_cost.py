@@ -19,15 +19,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
-
-import orjson
 
 from csms.domain.billing import Accrual, cost_message, extend, finish
 from csms.domain.frames import as_dict, parse_ts
 from csms.domain.meter_values import call_samples
-from csms.domain.tariffs import Tariff, parse_tariff
+from csms.domain.tariffs import parse_stored
 from csms.domain.transactions import energy_readings
 from csms.protocol.versions import OcppVersion
 
@@ -40,7 +37,7 @@ MAX_MESSAGE = 512
 # walks it day by day, so a station clock set to year 9999 would otherwise stall the gateway's
 # event loop for minutes; beyond this the station is told nothing and the bill has the say.
 MAX_EXTEND_MS = 31 * 24 * 3_600_000
-# What a malformed checkpoint can raise on its way through parse_tariff / Accrual.from_dict /
+# What a malformed checkpoint can raise on its way through parse_stored / Accrual.from_dict /
 # the Decimal arithmetic (TariffError is a ValueError, decimal errors are ArithmeticErrors,
 # datetime.fromtimestamp of an absurd instant an OverflowError or OSError).
 _BAD_CHECKPOINT = (LookupError, TypeError, ValueError, ArithmeticError, AttributeError, OSError)
@@ -92,7 +89,7 @@ def event_energy_wh(payload: Mapping[str, Any], now_ms: int) -> float | None:
 def _bill(
     checkpoint: Mapping[str, Any], payload: Mapping[str, Any], now_ms: int, *, ended: bool
 ) -> dict[str, Any]:
-    tariff = _tariff(orjson.dumps(checkpoint["tariff"]))
+    tariff = parse_stored(checkpoint["tariff"])
     acc = Accrual.from_dict(checkpoint["acc"])
     ts_ms = parse_ts(payload.get("timestamp"), now_ms)
     if ts_ms - acc.at_ms > MAX_EXTEND_MS:
@@ -101,11 +98,3 @@ def _bill(
     wh = event_energy_wh(payload, now_ms)
     acc = extend(tariff, acc, ts_ms, wh, state if isinstance(state, str) and state else None)
     return finish(tariff, acc, final=ended)
-
-
-@lru_cache(maxsize=256)
-def _tariff(text: bytes) -> Tariff:
-    # Parsing a tariff is a quarter of the work per event, and a network has few tariffs: keyed
-    # on the exact JSON, so an edited tariff (a new version) is never served stale. Tariff is
-    # frozen, so one instance can serve every answer.
-    return parse_tariff(orjson.loads(text))
