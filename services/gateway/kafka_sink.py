@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
@@ -55,8 +56,20 @@ class LibrdkafkaSink:
         self._running = True
         self._poller = threading.Thread(target=self._poll_forever, name="kafka-acks", daemon=True)
         self._poller.start()
-        # Fail early, like aiokafka's start(), when the cluster cannot be reached at all.
-        await asyncio.to_thread(self._producer.list_topics, self._topic, timeout_s)
+        # Fail early, like aiokafka's start(), when the cluster cannot be reached at all; and
+        # accept no station before every partition of a just-created topic has a leader, so the
+        # first frames never race the topic's creation.
+        deadline = time.monotonic() + timeout_s
+        while not await asyncio.to_thread(self._topic_ready, timeout_s):
+            if time.monotonic() > deadline:
+                raise KafkaException(f"topic {self._topic} has partitions without a leader")
+            await asyncio.sleep(0.2)
+
+    def _topic_ready(self, timeout_s: float) -> bool:
+        topic = self._producer.list_topics(self._topic, timeout_s).topics.get(self._topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            return False
+        return all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         remaining = await asyncio.to_thread(self._producer.flush, timeout_s)

@@ -42,7 +42,7 @@ def _auth(station: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     r = redis_sync.Redis.from_url(REDIS_URL, decode_responses=True)
     r.flushdb()
     for station in STATIONS:
@@ -78,7 +78,7 @@ def gateway(
         except httpx.HTTPError:
             time.sleep(0.2)
     try:
-        yield proc, prefix
+        yield proc, prefix, log
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -101,8 +101,10 @@ async def _frames(prefix: str, stations: set[str], min_count: int) -> list[Frame
     return await read_frames(KAFKA, topic, lambda env: env.station in stations, min_count)
 
 
-async def test_front_door_then_sigterm_drain(gateway: tuple[subprocess.Popen[bytes], str]) -> None:
-    proc, prefix = gateway
+async def test_front_door_then_sigterm_drain(
+    gateway: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    proc, prefix, log = gateway
     url = f"ws://127.0.0.1:{PORT}/ocpp"
     # Closed admission: unknown ids and wrong credentials never get a socket.
     for station, headers, status in [
@@ -142,13 +144,15 @@ async def test_front_door_then_sigterm_drain(gateway: tuple[subprocess.Popen[byt
 
     frames = await _frames(prefix, set(STATIONS), min_count=4 * len(STATIONS) + 4)
     per_station = {s: [(e.dir, e.kind) for e in frames if e.station == s] for s in STATIONS}
+    # On failure: every frame read and the gateway's own log (Kafka warnings land there).
+    context = f"frames: {per_station}\ngateway log:\n{log.read_text()[-4000:]}"
     for station in STATIONS[1:]:
         assert per_station[station] == [
             ("in", "connect"),
             ("in", "call"),
             ("out", "result"),
             ("in", "disconnect"),
-        ]
+        ], context
     # FD-0 had two sessions: both connects and both disconnects are in Kafka.
     assert sorted(per_station["FD-0"]).count(("in", "disconnect")) == 2
     drained = [
