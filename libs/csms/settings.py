@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from csms.infra.retention import parse_ttl_days
+from csms.security.client_cert import CLIENT_CERT_MODES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STATE_DIR = Path(os.environ.get("CSMS_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
@@ -136,6 +137,13 @@ class Settings:
     # Security profile 1: HTTP Basic auth required for stations that have a password set; with
     # gateway_require_auth every station must present valid credentials.
     gateway_require_auth: bool = False
+    # Security profile 3 behind a TLS-terminating proxy (ingress-nginx auth-tls): off (the
+    # proxy's headers are ignored: anyone could forge them), optional (a station with a verified
+    # certificate whose CN is its id is authenticated by it, the others fall back to Basic auth),
+    # required (every station needs one). The header names are the proxy's (nginx's defaults).
+    gateway_client_cert: str = "off"
+    gateway_client_cert_verify_header: str = "ssl-client-verify"
+    gateway_client_cert_dn_header: str = "ssl-client-subject-dn"
     gateway_compression: bool = True
     gateway_compression_window_bits: int = 10
     gateway_compression_mem_level: int = 2
@@ -227,6 +235,15 @@ class Settings:
                 "GATEWAY_ADMISSION", base.gateway_admission, ("open", "pending", "closed")
             ),
             gateway_require_auth=_env_bool("GATEWAY_REQUIRE_AUTH", base.gateway_require_auth),
+            gateway_client_cert=_env_choice(
+                "GATEWAY_CLIENT_CERT", base.gateway_client_cert, CLIENT_CERT_MODES
+            ),
+            gateway_client_cert_verify_header=_env(
+                "GATEWAY_CLIENT_CERT_VERIFY_HEADER", base.gateway_client_cert_verify_header
+            ),
+            gateway_client_cert_dn_header=_env(
+                "GATEWAY_CLIENT_CERT_DN_HEADER", base.gateway_client_cert_dn_header
+            ),
             gateway_compression=_env_bool("GATEWAY_COMPRESSION", base.gateway_compression),
             gateway_compression_window_bits=_env_int(
                 "GATEWAY_COMPRESSION_WINDOW_BITS", base.gateway_compression_window_bits

@@ -1,7 +1,8 @@
 """The front door: every check made on the HTTP upgrade request, before a session exists.
 
 Order: plain HTTP (health, metrics) → station id → subprotocol → admission (registry) →
-security profile 1 (HTTP Basic). Refusals carry fixed texts (never input) and count in
+security profile 3 (client certificate, verified by the TLS-terminating proxy) → security
+profile 1/2 (HTTP Basic). Refusals carry fixed texts (never input) and count in
 `csms_gateway_handshakes_rejected_total{reason}`; the reasons are a closed set.
 """
 
@@ -25,15 +26,25 @@ from websockets.http11 import Request, Response
 from csms.infra.station_registry import PENDING, REJECTED, Registration, StationRegistry
 from csms.protocol.station_path import InvalidStationPath, station_id_from_path
 from csms.protocol.versions import SUBPROTOCOLS, negotiate
+from csms.security.client_cert import ClientCertMode, InvalidDN, common_names
 from services.gateway import metrics
 
 Admission = Literal["open", "pending", "closed"]
+# What the proxy's certificate headers say about a station: authenticated by its certificate,
+# refused (the reason), or None = no certificate, Basic auth decides.
+CertRefusal = Literal["cert_mismatch", "cert_failed", "cert_missing"]
+CertDecision = Literal["authenticated"] | CertRefusal | None
 
 NO_SUBPROTOCOL = "no supported OCPP subprotocol offered; offer one of " + ", ".join(SUBPROTOCOLS)
 NOT_ADMITTED = "station not admitted"  # same text for unknown and rejected: no enumeration
 REGISTRY_DOWN = "station registry unavailable; retry later"
 UNAUTHORIZED = "valid HTTP Basic credentials for this station are required"
 REALM_HEADER = 'Basic realm="csms"'
+CERT_REFUSED: dict[CertRefusal, str] = {
+    "cert_mismatch": "client certificate does not identify this station",
+    "cert_failed": "client certificate verification failed",
+    "cert_missing": "a verified client certificate is required",
+}
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,9 @@ class FrontDoor:
     registry: StationRegistry | None = None
     admission: Admission = "open"
     require_auth: bool = False
+    client_cert: ClientCertMode = "off"
+    client_cert_verify_header: str = "ssl-client-verify"
+    client_cert_dn_header: str = "ssl-client-subject-dn"
 
 
 # The registration read at the handshake, handed to the session of that connection.
@@ -114,6 +128,32 @@ def check_credentials(
     return None
 
 
+def check_client_certificate(
+    station: str, headers: Headers, mode: ClientCertMode, verify_header: str, dn_header: str
+) -> CertDecision:
+    """Security profile 3 from the headers of the proxy that verified the client certificate:
+    `SUCCESS` with a DN whose single CN is exactly `station` authenticates; any other verified
+    DN is a mismatch; `FAILED:…` (or anything unknown) fails; no certificate (`NONE`, absent)
+    is refused only when required. A proxy sets each header once (nginx's proxy_set_header
+    replaces the client's own), so a header seen twice is refused rather than guessed at."""
+    if mode == "off":
+        return None
+    verify = headers.get_all(verify_header)
+    if len(verify) > 1:
+        return "cert_failed"
+    result = verify[0].strip() if verify else ""
+    if result in {"", "NONE"}:
+        return "cert_missing" if mode == "required" else None
+    if result != "SUCCESS":
+        return "cert_failed"
+    dns = headers.get_all(dn_header)
+    try:
+        names = common_names(dns[0]) if len(dns) == 1 else []
+    except InvalidDN:
+        names = []
+    return "authenticated" if names == [station] else "cert_mismatch"
+
+
 def _plain_http(path: str) -> Response | None:
     if path == "/health":
         return text_response(HTTPStatus.OK, "ok\n")
@@ -139,7 +179,7 @@ def make_process_request(door: FrontDoor) -> ProcessRequest:
         if negotiate(offered_subprotocols(request)) is None:
             return reject("subprotocol", HTTPStatus.BAD_REQUEST, NO_SUBPROTOCOL)
         if door.registry is None:
-            return None
+            return _refuse_certificate(_certificate(door, station, request))
         try:
             registration = await door.registry.get(station)
         except RedisError as exc:
@@ -149,13 +189,36 @@ def make_process_request(door: FrontDoor) -> ProcessRequest:
         refusal = _admission_refusal(door, registration)
         if refusal is not None:
             return reject(refusal, HTTPStatus.FORBIDDEN, NOT_ADMITTED)
-        auth_failure = check_credentials(station, registration, request, door.require_auth)
-        if auth_failure is not None:
-            return _unauthorized(auth_failure)
+        cert = _certificate(door, station, request)
+        cert_refusal = _refuse_certificate(cert)
+        if cert_refusal is not None:
+            return cert_refusal
+        if cert is None:  # no certificate: security profile 1/2 decides
+            auth_failure = check_credentials(station, registration, request, door.require_auth)
+            if auth_failure is not None:
+                return _unauthorized(auth_failure)
         _registrations[connection] = registration
         return None
 
     return process_request
+
+
+def _certificate(door: FrontDoor, station: str, request: Request) -> CertDecision:
+    return check_client_certificate(
+        station,
+        request.headers,
+        door.client_cert,
+        door.client_cert_verify_header,
+        door.client_cert_dn_header,
+    )
+
+
+def _refuse_certificate(cert: CertDecision) -> Response | None:
+    """The 403 of a certificate refusal. Also applied without a registry (no Basic auth to fall
+    back to): a profile-3-only network stays one."""
+    if cert is None or cert == "authenticated":
+        return None
+    return reject(cert, HTTPStatus.FORBIDDEN, CERT_REFUSED[cert])
 
 
 def _admission_refusal(door: FrontDoor, registration: Registration | None) -> str | None:

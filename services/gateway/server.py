@@ -23,6 +23,7 @@ from csms.infra.station_registry import StationRegistry
 from csms.protocol.station_path import station_id_from_path
 from csms.protocol.validation import warm
 from csms.protocol.versions import SUBPROTOCOLS, OcppVersion, negotiate
+from csms.security.client_cert import ClientCertMode
 from csms.settings import Settings
 from services.gateway.calls import RESTARTING, CallInbox
 from services.gateway.connections import Connections
@@ -121,7 +122,14 @@ def context_from_settings(
     connections: Connections | None,
 ) -> GatewayContext:
     admission = cast(Admission, settings.gateway_admission)  # Settings checks the choice
-    door = FrontDoor(registry, admission, settings.gateway_require_auth)
+    door = FrontDoor(
+        registry,
+        admission,
+        settings.gateway_require_auth,
+        client_cert=cast(ClientCertMode, settings.gateway_client_cert),  # checked by Settings
+        client_cert_verify_header=settings.gateway_client_cert_verify_header,
+        client_cert_dn_header=settings.gateway_client_cert_dn_header,
+    )
     return GatewayContext(
         gateway_id=settings.gateway_id,
         publisher=publisher,

@@ -1,0 +1,182 @@
+"""Security profile 3 behind a TLS-terminating proxy, on the real stack: a gateway process
+(port 19795) against the real Kafka and Redis (DB 15), GATEWAY_CLIENT_CERT=optional and closed
+admission, every station registered with a password.
+
+No nginx here: the WebSocket client sends the `ssl-client-verify` / `ssl-client-subject-dn`
+headers itself, exactly as ingress-nginx would after verifying the client certificate (which is
+why `off`, the default, ignores them)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import redis as redis_sync
+from tests.stack.kafka_reader import read_frames
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from csms.security.passwords import hash_password
+
+pytestmark = pytest.mark.stack
+
+PORT = 19795
+REDIS_URL = "redis://127.0.0.1:6379/15"
+KAFKA = "127.0.0.1:9092"
+PASSWORD = "stack-password-cert-0123456789"
+STATIONS = ["CC-0", "CC-1"]
+URL = f"ws://127.0.0.1:{PORT}/ocpp"
+
+
+def _auth(station: str) -> dict[str, str]:
+    token = base64.b64encode(f"{station}:{PASSWORD}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _cert(verify: str, dn: str | None = None) -> dict[str, str]:
+    """The headers ingress-nginx sets after the TLS handshake (auth-tls-* annotations)."""
+    headers = {"ssl-client-verify": verify}
+    if dn is not None:
+        headers["ssl-client-subject-dn"] = dn
+    return headers
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    r = redis_sync.Redis.from_url(REDIS_URL, decode_responses=True)
+    r.flushdb()
+    for station in STATIONS:
+        r.hset(
+            f"csms:registry:{station}",
+            mapping={"status": "Accepted", "password_hash": hash_password(PASSWORD)},
+        )
+    prefix = f"test-{uuid.uuid4().hex[:8]}."
+    log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
+    env = dict(os.environ) | {
+        "GATEWAY_PORT": str(PORT),
+        "GATEWAY_ID": "gw-client-cert",
+        "REDIS_URL": REDIS_URL,
+        "KAFKA_BOOTSTRAP": KAFKA,
+        "CSMS_TOPIC_PREFIX": prefix,
+        "GATEWAY_ADMISSION": "closed",
+        "GATEWAY_CLIENT_CERT": "optional",
+        "GATEWAY_DRAIN_WINDOW_S": "0.5",
+    }
+    code = (
+        "from csms.settings import Settings; from services.gateway.main import run; "
+        "run(Settings.from_env())"
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        yield prefix, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        r.flushdb()
+        r.close()
+
+
+async def _boot(ws: ClientConnection) -> object:
+    boot = [2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+    await ws.send(orjson.dumps(boot).decode())
+    answer = orjson.loads(await ws.recv())
+    assert answer[:2] == [3, "b"]
+    return answer[2]["status"]
+
+
+async def _refused(station: str, headers: dict[str, str]) -> tuple[int, str]:
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(
+            f"{URL}/{station}",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=headers,
+        ):
+            pass
+    return info.value.response.status_code, info.value.response.body.decode()
+
+
+def _rejected(reason: str) -> float:
+    """The gateway's own csms_gateway_handshakes_rejected_total{reason}, read from /metrics."""
+    metrics = httpx.get(f"http://127.0.0.1:{PORT}/metrics", timeout=5).text
+    prefix = f'csms_gateway_handshakes_rejected_total{{reason="{reason}"}} '
+    lines = [line for line in metrics.splitlines() if line.startswith(prefix)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+async def test_client_certificate_or_basic_auth_at_the_front_door(
+    gateway: tuple[str, Path],
+) -> None:
+    prefix, log = gateway
+    reasons = ("cert_mismatch", "cert_failed", "auth_missing", "unknown_station")
+    before = {reason: _rejected(reason) for reason in reasons}
+
+    # A verified certificate whose CN is the station id: no Basic auth needed (profile 3).
+    verified = _cert("SUCCESS", "CN=CC-0,O=Example CPO")
+    async with connect(f"{URL}/CC-0", subprotocols=["ocpp1.6"], additional_headers=verified) as ws:  # type: ignore[list-item]
+        assert await _boot(ws) == "Accepted"
+
+    # Another station's certificate, or one the proxy could not verify: 403, fixed texts.
+    mismatch = await _refused("CC-1", _cert("SUCCESS", "CN=CC-0,O=Example CPO") | _auth("CC-1"))
+    assert mismatch == (403, "client certificate does not identify this station\n")
+    failed = await _refused("CC-1", _cert("FAILED:certificate has expired", "CN=CC-1"))
+    assert failed == (403, "client certificate verification failed\n")
+    # Admission comes first: a verified certificate does not admit an unknown station.
+    unknown = await _refused("CC-unknown", _cert("SUCCESS", "CN=CC-unknown"))
+    assert unknown == (403, "station not admitted\n")
+
+    # No certificate (`NONE`, or no header at all): profile 2, Basic auth decides.
+    for headers in (_cert("NONE") | _auth("CC-1"), _auth("CC-1")):
+        async with connect(
+            f"{URL}/CC-1",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=headers,
+        ) as ws:
+            assert await _boot(ws) == "Accepted"
+    missing = await _refused("CC-1", _cert("NONE"))
+    assert missing[0] == 401
+
+    after = {reason: _rejected(reason) for reason in reasons}
+    assert after == {
+        "cert_mismatch": before["cert_mismatch"] + 1,
+        "cert_failed": before["cert_failed"] + 1,
+        "auth_missing": before["auth_missing"] + 1,
+        "unknown_station": before["unknown_station"] + 1,
+    }, log.read_text()[-4000:]
+
+    # The accepted sessions went through the gateway as usual: their boots are in Kafka.
+    frames = await read_frames(
+        KAFKA,
+        f"{prefix}ocpp.frames",
+        lambda env: env.station in STATIONS and env.kind == "call",
+        3,
+    )
+    boots = sorted((env.station, env.action) for env in frames if env.kind == "call")
+    assert boots == [
+        ("CC-0", "BootNotification"),
+        ("CC-1", "BootNotification"),
+        ("CC-1", "BootNotification"),
+    ]
