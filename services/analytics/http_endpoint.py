@@ -60,7 +60,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import chdb
 import lz4.frame
 import orjson
 import uvicorn
@@ -450,6 +449,10 @@ class _Handle:
     """One chDB connection handle and the `USE`/`SET` state it carries between requests."""
 
     def __init__(self, path: str, *, readonly: bool) -> None:
+        # Imported here: chDB is the local mode's engine only (the `local` extra), not part of
+        # the production image, which talks to a ClickHouse server over HTTP.
+        import chdb
+
         self.conn: Any = chdb.connect(path)  # type: ignore[no-untyped-call]
         self.readonly = readonly
         self.database = "default"
