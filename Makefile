@@ -25,7 +25,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install venv up down status wipe test test-unit lint fmt bench
+.PHONY: help install venv up down status wipe test test-unit k8s lint fmt bench
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -52,8 +52,13 @@ wipe: ## stop everything and delete the state folder (data, logs, jars)
 	@$(STACK) wipe
 
 test: install ## start Kafka + Redis, run the whole suite (it starts the CSMS services it needs)
+	@$(STACK) install k8s
 	@$(STACK) start kafka redis
 	$(call pytest,)
+
+k8s: venv ## render every k8s/ overlay and validate it offline (schemas, cross-references)
+	@$(STACK) install k8s
+	$(call pytest,tests/k8s)
 
 test-unit: venv ## unit tests only, no services
 	$(call pytest,tests/unit)

@@ -2,7 +2,8 @@
 # The local CSMS stack, nothing mocked: Apache Kafka (KRaft, one combined broker + controller, jars
 # from Maven Central), Redis (the OS package) and the CSMS services (`csms up`).
 #
-#   stack.sh install [python|redis|kafka ...]    default: all three; each step skipped when done
+#   stack.sh install [python|redis|kafka|k8s ...] default: the first three; each skipped when done
+#                                                (k8s: kustomize + csms-crd-check for tests/k8s)
 #   stack.sh start   [kafka|redis|csms|all ...]  default: all; already running is fine
 #   stack.sh stop    [csms|kafka|redis|all ...]  default: all; not running is fine
 #   stack.sh wait    [kafka|redis|csms|all ...]  wait until healthy, start nothing
@@ -41,6 +42,10 @@ LOG_DIR="$STATE_DIR/logs"
 RUN_DIR="$STATE_DIR/run"
 KAFKA_DIR="$STATE_DIR/kafka"
 KAFKA_LIBS="$KAFKA_DIR/libs"
+# The Kubernetes manifests' offline checkers (tests/k8s): kustomize, and the operators' schemas
+# compiled into k8s/schema-check. Built from the Go module proxy and crates.io, pinned.
+TOOLS_BIN="$STATE_DIR/tools/bin"
+KUSTOMIZE_VERSION=v5.5.0
 KAFKA_DATA="$KAFKA_DIR/data"
 REDIS_DIR="$STATE_DIR/redis"
 VENV="$REPO_ROOT/.venv"
@@ -416,6 +421,43 @@ install_kafka() {
     say "kafka: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars, $(du -sh "$KAFKA_LIBS" | cut -f1)"
 }
 
+install_kustomize() {
+    # `kustomize version` says "(devel)" when built by go install: a stamp names the version.
+    local bin="$TOOLS_BIN/kustomize" stamp="$TOOLS_BIN/.kustomize-$KUSTOMIZE_VERSION"
+    if [[ -x $bin && -f $stamp ]]; then
+        skip_note "k8s: kustomize $KUSTOMIZE_VERSION present"
+        return 0
+    fi
+    command -v go >/dev/null || die "Go is needed to build kustomize (install golang)"
+    say "k8s: building kustomize $KUSTOMIZE_VERSION with Go (about a minute)"
+    mkdir -p "$TOOLS_BIN" "$LOG_DIR"
+    GOBIN="$TOOLS_BIN" GOFLAGS=-mod=mod go install \
+        "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >>"$LOG_DIR/install.log" 2>&1 ||
+        { tail -n 30 "$LOG_DIR/install.log" >&2; die "could not build kustomize"; }
+    touch "$stamp"
+}
+
+install_schema_check() {
+    local src="$REPO_ROOT/k8s/schema-check" bin="$TOOLS_BIN/csms-crd-check"
+    if [[ -x $bin && -z $(find "$src/Cargo.toml" "$src/Cargo.lock" "$src/src" -newer "$bin") ]]; then
+        skip_note "k8s: csms-crd-check up to date"
+        return 0
+    fi
+    [[ -d $HOME/.cargo/bin ]] && PATH="$HOME/.cargo/bin:$PATH"
+    command -v cargo >/dev/null || die "Rust's cargo is needed to build k8s/schema-check (rustup)"
+    say "k8s: building csms-crd-check (the operators' schemas; a few minutes the first time)"
+    mkdir -p "$TOOLS_BIN" "$LOG_DIR"
+    cargo build --locked --quiet --manifest-path "$src/Cargo.toml" \
+        --target-dir "$STATE_DIR/tools/schema-check-target" >>"$LOG_DIR/install.log" 2>&1 ||
+        { tail -n 30 "$LOG_DIR/install.log" >&2; die "could not build k8s/schema-check"; }
+    cp "$STATE_DIR/tools/schema-check-target/debug/csms-crd-check" "$bin"
+}
+
+install_k8s() {
+    install_kustomize
+    install_schema_check
+}
+
 cmd_install() {
     local what
     for what in "${@:-all}"; do
@@ -423,12 +465,13 @@ cmd_install() {
             python) install_python ;;
             redis) install_redis ;;
             kafka) install_kafka ;;
+            k8s) install_k8s ;;
             all)
                 install_python
                 install_redis
                 install_kafka
                 ;;
-            *) die "install: unknown component '$what' (python|redis|kafka|all)" ;;
+            *) die "install: unknown component '$what' (python|redis|kafka|k8s|all)" ;;
         esac
     done
 }
@@ -783,7 +826,7 @@ cmd_wipe() {
     say "wiped $STATE_DIR"
 }
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 main() {
     local cmd=${1:-help}
