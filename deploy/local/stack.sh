@@ -3,7 +3,7 @@
 # from Maven Central), Redis (the OS package) and the CSMS services (`csms up`).
 #
 #   stack.sh install [python|redis|kafka|k8s ...] default: the first three; each skipped when done
-#                                                (k8s: kustomize + csms-crd-check for tests/k8s)
+#                                                (k8s: kustomize, csms-crd-check, nginx: the k8s tests)
 #   stack.sh start   [kafka|redis|csms|all ...]  default: all; already running is fine
 #   stack.sh stop    [csms|kafka|redis|all ...]  default: all; not running is fine
 #   stack.sh wait    [kafka|redis|csms|all ...]  wait until healthy, start nothing
@@ -453,9 +453,19 @@ install_schema_check() {
     cp "$STATE_DIR/tools/schema-check-target/debug/csms-crd-check" "$bin"
 }
 
+# The edge proxy of the Kubernetes design (TLS, client certificates), for tests/stack/test_tls_edge.py.
+install_nginx() {
+    if command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; then
+        skip_note "k8s: nginx present"
+        return 0
+    fi
+    apt_install nginx
+}
+
 install_k8s() {
     install_kustomize
     install_schema_check
+    install_nginx
 }
 
 cmd_install() {

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,13 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis as redis_sync
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from tests.stack.chargers import Charger16, Charger201, charger
+from tests.stack.conftest import wait_http
+from tests.stack.gateway_process import launch_gateway
 from tests.stack.kafka_reader import read_frames
 
 from csms.envelope import FrameEnvelope
@@ -54,7 +53,7 @@ class Gateways:
 
 
 def _start(gateway: str, prefix: str, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ) | {
+    env = {
         "GATEWAY_PORT": str(PORTS[gateway]),
         "GATEWAY_ID": gateway,
         "REDIS_URL": REDIS_URL,
@@ -62,23 +61,7 @@ def _start(gateway: str, prefix: str, log: Path) -> subprocess.Popen[bytes]:
         "CSMS_TOPIC_PREFIX": prefix,
         "GATEWAY_DRAIN_WINDOW_S": "0.5",
     }
-    code = (
-        "from csms.settings import Settings; from services.gateway.main import run; "
-        "run(Settings.from_env())"
-    )
-    with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=out)
-
-
-def _wait_healthy(gateway: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{PORTS[gateway]}/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{gateway} never became healthy:\n{log.read_text()}")
+    return launch_gateway(env, log)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +74,8 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
     procs = {gw: _start(gw, prefix, logs[gw]) for gw in PORTS}
     try:
         for gw, proc in procs.items():
-            _wait_healthy(gw, proc, logs[gw])
+            health = f"http://127.0.0.1:{PORTS[gw]}/health"
+            wait_http(health, time.monotonic() + 60, proc, logs[gw])
         yield Gateways(procs, prefix, logs)
     finally:
         for proc in procs.values():

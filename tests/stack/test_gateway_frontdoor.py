@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
-import redis as redis_sync
+from tests.stack.gateway_process import register_stations, start_gateway
 from tests.stack.kafka_reader import read_frames
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from csms.envelope import FrameEnvelope
-from csms.security.passwords import hash_password
 
 pytestmark = pytest.mark.stack
 
@@ -43,16 +39,10 @@ def _auth(station: str) -> dict[str, str]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    r = redis_sync.Redis.from_url(REDIS_URL, decode_responses=True)
-    r.flushdb()
-    for station in STATIONS:
-        r.hset(
-            f"csms:registry:{station}",
-            mapping={"status": "Accepted", "password_hash": hash_password(PASSWORD)},
-        )
+    r = register_stations(REDIS_URL, STATIONS, PASSWORD)
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
-    env = dict(os.environ) | {
+    env = {
         "GATEWAY_PORT": str(PORT),
         "GATEWAY_ID": "gw-frontdoor",
         "REDIS_URL": REDIS_URL,
@@ -61,22 +51,7 @@ def gateway(
         "GATEWAY_ADMISSION": "closed",
         "GATEWAY_DRAIN_WINDOW_S": "1.0",
     }
-    code = (
-        "from csms.settings import Settings; from services.gateway.main import run; "
-        "run(Settings.from_env())"
-    )
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    import httpx
-
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    proc = start_gateway(env, log)
     try:
         yield proc, prefix, log
     finally:

@@ -1,0 +1,52 @@
+"""A gateway as its own process for stack tests: started with the environment a test gives it
+(its own port, Redis DB, topic prefix), and healthy before the test goes on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import redis as redis_sync
+from tests.stack.conftest import wait_http
+
+from csms.security.passwords import hash_password
+
+GATEWAY_CODE = (
+    "from csms.settings import Settings; from services.gateway.main import run; "
+    "run(Settings.from_env())"
+)
+
+
+def launch_gateway(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`csms gateway` with `env` over this process's environment, output into `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", GATEWAY_CODE],
+            env=dict(os.environ) | dict(env),
+            stdout=out,
+            stderr=out,
+        )
+
+
+def start_gateway(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Launch, then wait (≤ 60 s) until its /health answers on GATEWAY_PORT."""
+    proc = launch_gateway(env, log)
+    health = f"http://127.0.0.1:{env['GATEWAY_PORT']}/health"
+    wait_http(health, time.monotonic() + 60, proc, log)
+    return proc
+
+
+def register_stations(redis_url: str, stations: Iterable[str], password: str) -> redis_sync.Redis:
+    """An emptied Redis DB with `stations` Accepted and `password` set; the caller closes it."""
+    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    for station in stations:
+        client.hset(
+            f"csms:registry:{station}",
+            mapping={"status": "Accepted", "password_hash": hash_password(password)},
+        )
+    return client
