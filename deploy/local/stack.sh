@@ -428,6 +428,7 @@ install_kustomize() {
         skip_note "k8s: kustomize $KUSTOMIZE_VERSION present"
         return 0
     fi
+    [[ -x /usr/local/go/bin/go ]] && PATH="/usr/local/go/bin:$PATH" # the official tarball's place
     command -v go >/dev/null || die "Go is needed to build kustomize (install golang)"
     say "k8s: building kustomize $KUSTOMIZE_VERSION with Go (about a minute)"
     mkdir -p "$TOOLS_BIN" "$LOG_DIR"

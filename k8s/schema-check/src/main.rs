@@ -32,7 +32,7 @@ fn check<T: DeserializeOwned>(object: &Value) -> Vec<String> {
 fn problems_of(object: &Value) -> Option<Vec<String>> {
     use kcr_clickhouse_altinity_com::v1::clickhouseinstallations::ClickHouseInstallation;
     use kcr_kafka_strimzi_io::v1::{kafkanodepools::KafkaNodePool, kafkas::Kafka, kafkatopics::KafkaTopic};
-    use kcr_monitoring_coreos_com::v1::servicemonitors::ServiceMonitor;
+    use kcr_monitoring_coreos_com::v1::{podmonitors::PodMonitor, servicemonitors::ServiceMonitor};
     let api = object.get("apiVersion")?.as_str()?;
     let kind = object.get("kind")?.as_str()?;
     Some(match (api, kind) {
@@ -43,6 +43,7 @@ fn problems_of(object: &Value) -> Option<Vec<String>> {
             check::<ClickHouseInstallation>(object)
         }
         ("monitoring.coreos.com/v1", "ServiceMonitor") => check::<ServiceMonitor>(object),
+        ("monitoring.coreos.com/v1", "PodMonitor") => check::<PodMonitor>(object),
         _ => return None,
     })
 }
