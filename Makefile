@@ -25,7 +25,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install venv up down status wipe test test-unit k8s lint fmt bench
+.PHONY: help install venv up down status wipe test test-unit k8s image-check lint fmt bench
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -59,6 +59,9 @@ test: install ## start Kafka + Redis, run the whole suite (it starts the CSMS se
 k8s: venv ## render every k8s/ overlay and validate it offline (schemas, cross-references)
 	@$(STACK) install k8s
 	$(call pytest,tests/k8s)
+
+image-check: ## the image's runtime without Docker: locked install, pip check, imports, size
+	@bash deploy/docker/runtime_check.sh
 
 test-unit: venv ## unit tests only, no services
 	$(call pytest,tests/unit)
