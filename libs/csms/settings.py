@@ -116,6 +116,9 @@ class Topics:
 class Settings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_partitions: int = 4
+    # Replicas of the topics the services create (when nothing created them first): 3 on a
+    # production cluster, so they match the KafkaTopics whichever side creates a topic first.
+    kafka_replication_factor: int = 1
     kafka_linger_ms: int = 2
     # How long a produce request, and a batch whose partition has no leader, may wait: it must
     # outlast a broker restart (csms.infra.kafka.make_producer, and librdkafka's message.timeout.ms
@@ -213,6 +216,9 @@ class Settings:
         return cls(
             kafka_bootstrap=_env("KAFKA_BOOTSTRAP", base.kafka_bootstrap),
             kafka_partitions=_env_int("KAFKA_PARTITIONS", base.kafka_partitions),
+            kafka_replication_factor=_env_int(
+                "KAFKA_REPLICATION_FACTOR", base.kafka_replication_factor
+            ),
             kafka_linger_ms=_env_int("KAFKA_LINGER_MS", base.kafka_linger_ms),
             kafka_request_timeout_ms=_env_int(
                 "KAFKA_REQUEST_TIMEOUT_MS", base.kafka_request_timeout_ms

@@ -85,6 +85,7 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=settings.kafka_replication_factor,
         producer_compression_type="zstd",
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",

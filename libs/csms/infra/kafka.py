@@ -89,7 +89,11 @@ async def ensure_topics(settings: Settings, *, attempts: int = 30) -> None:
             await admin.start()
             existing = set(await admin.list_topics())
             wanted = [
-                NewTopic(name=t, num_partitions=settings.kafka_partitions, replication_factor=1)
+                NewTopic(
+                    name=t,
+                    num_partitions=settings.kafka_partitions,
+                    replication_factor=settings.kafka_replication_factor,
+                )
                 for t in settings.topics.all()
                 if t not in existing
             ]
