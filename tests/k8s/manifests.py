@@ -26,7 +26,8 @@ TOOLS_BIN = LOCAL_STATE_DIR / "tools" / "bin"
 OPERATOR_GROUPS = frozenset(
     {"kafka.strimzi.io", "clickhouse.altinity.com", "monitoring.coreos.com"}
 )
-WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "CronJob")
+SERVING_KINDS = ("Deployment", "StatefulSet")  # the ones with a selector and replicas
 
 Obj = dict[str, Any]
 
@@ -102,13 +103,30 @@ def workloads(objects: list[Obj]) -> list[Obj]:
     return [o for o in objects if o["kind"] in WORKLOAD_KINDS]
 
 
+def serving(objects: list[Obj]) -> list[Obj]:
+    return [o for o in objects if o["kind"] in SERVING_KINDS]
+
+
+def pod_template(workload: Obj) -> Obj:
+    spec = workload["spec"]
+    template: Obj = (
+        spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
+    )
+    return template
+
+
 def pod_labels(workload: Obj) -> dict[str, str]:
-    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = pod_template(workload)["metadata"]["labels"]
     return labels
 
 
+def pod_spec(workload: Obj) -> Obj:
+    spec: Obj = pod_template(workload)["spec"]
+    return spec
+
+
 def containers(workload: Obj) -> list[Obj]:
-    found: list[Obj] = workload["spec"]["template"]["spec"]["containers"]
+    found: list[Obj] = pod_spec(workload)["containers"]
     return found
 
 

@@ -50,7 +50,11 @@ def test_multi_stage_build_on_a_pinned_base() -> None:
     # An exact patch version: a moving tag (3.11-slim, latest) rebuilds into another image.
     assert re.fullmatch(r"PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+", base)
     stages = [args for op, args in steps if op == "FROM"]
-    assert stages == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE} AS runtime"]
+    # amd64: the lock holds that platform's wheel hashes.
+    assert stages == [
+        "--platform=linux/amd64 ${PYTHON_IMAGE} AS build",
+        "--platform=linux/amd64 ${PYTHON_IMAGE} AS runtime",
+    ]
     runtime = steps[[op for op, _ in steps].index("FROM", 2) :]
     # Only the virtualenv crosses into the runtime stage: no compilers, no build tools.
     assert [args for op, args in runtime if op == "COPY"] == ["--from=build /opt/csms /opt/csms"]
