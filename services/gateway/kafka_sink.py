@@ -31,6 +31,10 @@ from services.gateway.publisher import AckCallback
 log = logging.getLogger(__name__)
 
 _POLL_INTERVAL_S = 0.05
+# produce() errors that mean "the topic's metadata is missing for a moment" (librdkafka marks a
+# known topic non-existent on one stale "unknown topic" answer, confluentinc/librdkafka#4904):
+# reported as a full queue, so the publisher waits and retries within its bound.
+_METADATA_NOT_YET = frozenset({KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION})
 
 
 class LibrdkafkaSink:
@@ -86,9 +90,14 @@ class LibrdkafkaSink:
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             self._reports.append((done, err))  # poller thread: the loop resolves it in a batch
 
-        self._producer.produce(
-            self._topic, value, key, headers=cast(Any, headers), on_delivery=on_delivery
-        )
+        try:
+            self._producer.produce(
+                self._topic, value, key, headers=cast(Any, headers), on_delivery=on_delivery
+            )
+        except KafkaException as exc:
+            if exc.args[0].code() in _METADATA_NOT_YET:
+                raise BufferError(str(exc)) from exc
+            raise
 
     # -- poller thread --------------------------------------------------------------------------
 

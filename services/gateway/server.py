@@ -189,7 +189,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     )
     sink.on_fatal(publisher.fail)
     redis = make_redis(settings)
-    await sink.start()
+    # As long as a frame may wait for its ack: a just-created topic may take that long to show.
+    await sink.start(timeout_s=settings.kafka_request_timeout_ms / 1000)
     listener: asyncio.Task[None] | None = None
     inbox: CallInbox | None = None
     try:

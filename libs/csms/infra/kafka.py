@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -14,6 +15,8 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from csms.settings import Settings
 
 log = logging.getLogger(__name__)
+
+TOPIC_READY_TIMEOUT_S = 30.0
 
 
 # How long a batch may wait for a partition leader before aiokafka fails it. A graceful broker stop
@@ -81,6 +84,27 @@ def make_consumer(settings: Settings, *topics: str, group_id: str) -> AIOKafkaCo
     )
 
 
+async def _wait_until_led(
+    admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = TOPIC_READY_TIMEOUT_S
+) -> None:
+    """Wait (bounded) until the broker describes every new topic with a leader per partition:
+    CreateTopics answers before the broker's metadata has them, and a client that asks in
+    between is told "unknown topic" (librdkafka then fails what it holds for that topic)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(_led(topic) for topic in await admin.describe_topics(topics)):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("topics %s still without a leader after %.0f s; going on", topics, timeout_s)
+
+
+def _led(topic: dict[str, Any]) -> bool:
+    partitions = topic["partitions"]
+    return bool(
+        topic["error_code"] == 0 and partitions and all(p["leader"] >= 0 for p in partitions)
+    )
+
+
 async def ensure_topics(settings: Settings, *, attempts: int = 30) -> None:
     """Create the CSMS topics if they do not exist (idempotent; waits for the broker)."""
     for attempt in range(attempts):
@@ -101,6 +125,7 @@ async def ensure_topics(settings: Settings, *, attempts: int = 30) -> None:
                 # Another process may create them first: that is the goal, not an error.
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(wanted)
+                await _wait_until_led(admin, [t.name for t in wanted])
             return
         except KafkaConnectionError:
             log.info("kafka not reachable yet (attempt %d/%d)", attempt + 1, attempts)
@@ -126,6 +151,10 @@ def producer_config(settings: Settings, *, client_id: str) -> dict[str, Any]:
         # How long a frame may wait for its ack, retries included: long enough to ride over a
         # broker restart (120 s by default, the Java client's delivery.timeout.ms).
         "message.timeout.ms": settings.kafka_request_timeout_ms,
+        # A broker may answer "unknown topic" for a while after the topic was created (KRaft
+        # metadata propagation, seconds under load): hold the frames as long as a frame may wait
+        # for its ack anyway, instead of failing them after librdkafka's default 30 s.
+        "topic.metadata.propagation.max.ms": settings.kafka_request_timeout_ms,
         "retry.backoff.ms": 200,
         "log.connection.close": False,
     }
