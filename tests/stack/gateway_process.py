@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,3 +51,16 @@ def register_stations(redis_url: str, stations: Iterable[str], password: str) ->
             mapping={"status": "Accepted", "password_hash": hash_password(password)},
         )
     return client
+
+
+def stop_processes(*procs: subprocess.Popen[bytes], within_s: float = 60) -> None:
+    """SIGTERM to all (they drain side by side), then wait; kill what outlives `within_s`."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(within_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

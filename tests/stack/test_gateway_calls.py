@@ -25,7 +25,7 @@ from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from tests.stack.chargers import Charger16, Charger201, charger
 from tests.stack.conftest import wait_http
-from tests.stack.gateway_process import launch_gateway
+from tests.stack.gateway_process import launch_gateway, stop_processes
 from tests.stack.kafka_reader import read_frames
 
 from csms.envelope import FrameEnvelope
@@ -78,15 +78,7 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
             wait_http(health, time.monotonic() + 60, proc, logs[gw])
         yield Gateways(procs, prefix, logs)
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(*procs.values(), within_s=30)
         r.flushdb()
         r.close()
 

@@ -9,8 +9,6 @@ why `off`, the default, ignores them)."""
 from __future__ import annotations
 
 import base64
-import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from tests.stack.gateway_process import register_stations, start_gateway
+from tests.stack.gateway_process import register_stations, start_gateway, stop_processes
 from tests.stack.kafka_reader import read_frames
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -65,13 +63,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     try:
         yield prefix, log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(proc)
         r.flushdb()
         r.close()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-import signal
 import ssl
 import subprocess
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.stack.gateway_process import register_stations, start_gateway
+from tests.stack.gateway_process import register_stations, start_gateway, stop_processes
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -155,14 +154,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         _wait_for_port(TLS_PORT, nginx, folder / "error.log")
         yield Edge(folder)
     finally:
-        for proc in (nginx, gateway):
-            proc.send_signal(signal.SIGTERM)
-        for proc in (nginx, gateway):
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(nginx, gateway)
         redis.flushdb()
         redis.close()
 
