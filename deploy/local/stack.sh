@@ -461,6 +461,8 @@ install_nginx() {
         return 0
     fi
     apt_install nginx
+    # The package may start its own nginx on :80 where services may start: the tests run theirs.
+    as_root nginx -s quit >/dev/null 2>&1 || true
 }
 
 install_k8s() {
