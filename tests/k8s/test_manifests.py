@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,13 +60,14 @@ DOCS = PROJECT_ROOT / "docs" / "kubernetes.md"
 pytestmark = pytest.mark.parametrize("overlay", OVERLAYS)
 
 
-def _env_names_read_by_the_code() -> set[str]:
+@functools.cache
+def _env_names_read_by_the_code() -> frozenset[str]:
     pattern = re.compile(r'(?:_env\w*|environ\.get|getenv)\(\s*"([A-Z][A-Z0-9_]+)"')
     names: set[str] = set()
     for root in ("libs", "services"):
         for path in (PROJECT_ROOT / root).rglob("*.py"):
             names.update(pattern.findall(path.read_text()))
-    return names
+    return frozenset(names)
 
 
 def container_env(objects: list[Obj], container: Obj) -> dict[str, str]:

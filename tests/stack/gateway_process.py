@@ -22,6 +22,21 @@ GATEWAY_CODE = (
 )
 
 
+def gateway_env(
+    gateway_id: str, port: int, *, redis_url: str, kafka: str, prefix: str, **settings: str
+) -> dict[str, str]:
+    """A test gateway's environment: its id and port, its Redis DB, Kafka and topic prefix, and
+    any further settings by name (GATEWAY_ADMISSION="closed", …)."""
+    return {
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_ID": gateway_id,
+        "REDIS_URL": redis_url,
+        "KAFKA_BOOTSTRAP": kafka,
+        "CSMS_TOPIC_PREFIX": prefix,
+        **settings,
+    }
+
+
 def launch_gateway(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """`csms gateway` with `env` over this process's environment, output into `log`."""
     with log.open("wb") as out:

@@ -25,7 +25,7 @@ from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from tests.stack.chargers import Charger16, Charger201, charger
 from tests.stack.conftest import wait_http
-from tests.stack.gateway_process import launch_gateway, stop_processes
+from tests.stack.gateway_process import gateway_env, launch_gateway, stop_processes
 from tests.stack.kafka_reader import read_frames
 
 from csms.envelope import FrameEnvelope
@@ -53,14 +53,10 @@ class Gateways:
 
 
 def _start(gateway: str, prefix: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        "GATEWAY_PORT": str(PORTS[gateway]),
-        "GATEWAY_ID": gateway,
-        "REDIS_URL": REDIS_URL,
-        "KAFKA_BOOTSTRAP": KAFKA,
-        "CSMS_TOPIC_PREFIX": prefix,
-        "GATEWAY_DRAIN_WINDOW_S": "0.5",
-    }
+    env = gateway_env(
+        gateway, PORTS[gateway], redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
+        GATEWAY_DRAIN_WINDOW_S="0.5",
+    )  # fmt: skip
     return launch_gateway(env, log)
 
 

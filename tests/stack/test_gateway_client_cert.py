@@ -16,7 +16,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from tests.stack.gateway_process import register_stations, start_gateway, stop_processes
+from tests.stack.gateway_process import (
+    gateway_env,
+    register_stations,
+    start_gateway,
+    stop_processes,
+)
 from tests.stack.kafka_reader import read_frames
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -49,16 +54,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     r = register_stations(REDIS_URL, STATIONS, PASSWORD)
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
-    env = {
-        "GATEWAY_PORT": str(PORT),
-        "GATEWAY_ID": "gw-client-cert",
-        "REDIS_URL": REDIS_URL,
-        "KAFKA_BOOTSTRAP": KAFKA,
-        "CSMS_TOPIC_PREFIX": prefix,
-        "GATEWAY_ADMISSION": "closed",
-        "GATEWAY_CLIENT_CERT": "optional",
-        "GATEWAY_DRAIN_WINDOW_S": "0.5",
-    }
+    env = gateway_env(
+        "gw-client-cert", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
+        GATEWAY_ADMISSION="closed", GATEWAY_CLIENT_CERT="optional", GATEWAY_DRAIN_WINDOW_S="0.5",
+    )  # fmt: skip
     proc = start_gateway(env, log)
     try:
         yield prefix, log

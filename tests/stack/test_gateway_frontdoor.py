@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.stack.gateway_process import register_stations, start_gateway
+from tests.stack.gateway_process import gateway_env, register_stations, start_gateway
 from tests.stack.kafka_reader import read_frames
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -42,15 +42,10 @@ def gateway(
     r = register_stations(REDIS_URL, STATIONS, PASSWORD)
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
-    env = {
-        "GATEWAY_PORT": str(PORT),
-        "GATEWAY_ID": "gw-frontdoor",
-        "REDIS_URL": REDIS_URL,
-        "KAFKA_BOOTSTRAP": KAFKA,
-        "CSMS_TOPIC_PREFIX": prefix,
-        "GATEWAY_ADMISSION": "closed",
-        "GATEWAY_DRAIN_WINDOW_S": "1.0",
-    }
+    env = gateway_env(
+        "gw-frontdoor", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
+        GATEWAY_ADMISSION="closed", GATEWAY_DRAIN_WINDOW_S="1.0",
+    )  # fmt: skip
     proc = start_gateway(env, log)
     try:
         yield proc, prefix, log

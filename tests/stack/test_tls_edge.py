@@ -21,7 +21,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.stack.gateway_process import register_stations, start_gateway, stop_processes
+from tests.stack.gateway_process import (
+    gateway_env,
+    register_stations,
+    start_gateway,
+    stop_processes,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -132,16 +137,11 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     folder = Path(tmp_path_factory.mktemp("tls-edge"))
     _certificates(folder)
     redis = register_stations(REDIS_URL, STATIONS, PASSWORD)
-    env = {
-        "GATEWAY_PORT": str(GATEWAY_PORT),
-        "GATEWAY_ID": "gw-tls-edge",
-        "REDIS_URL": REDIS_URL,
-        "KAFKA_BOOTSTRAP": KAFKA,
-        "CSMS_TOPIC_PREFIX": f"test-{uuid.uuid4().hex[:8]}.",
-        "GATEWAY_ADMISSION": "closed",
-        "GATEWAY_CLIENT_CERT": "optional",
-        "GATEWAY_DRAIN_WINDOW_S": "0.5",
-    }
+    env = gateway_env(
+        "gw-tls-edge", GATEWAY_PORT, redis_url=REDIS_URL, kafka=KAFKA,
+        prefix=f"test-{uuid.uuid4().hex[:8]}.",
+        GATEWAY_ADMISSION="closed", GATEWAY_CLIENT_CERT="optional", GATEWAY_DRAIN_WINDOW_S="0.5",
+    )  # fmt: skip
     gateway = start_gateway(env, folder / "gateway.log")
     conf = folder / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=folder, tls_port=TLS_PORT, gateway_port=GATEWAY_PORT))
