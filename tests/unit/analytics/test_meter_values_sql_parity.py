@@ -28,13 +28,16 @@ from tests.unit.domain.builders import (
     meter_values201,
     mv16,
     mv201,
-    start16,
-    stop16,
     sv16,
     sv201,
-    transaction_event,
 )
-from tests.unit.domain.test_meter_values import WEIRD_PAYLOADS
+from tests.unit.domain.test_meter_values import (
+    ACCEPTED_CALL,
+    BROKEN_FRAMES,
+    DOMAIN_CASES,
+    TIMESTAMP_CASES,
+    WEIRD_PAYLOADS,
+)
 
 DRAFT = MIGRATIONS_DIR.parent / "migration_drafts" / "meter_values_from_frames.sql"
 _SELECT = (
@@ -84,13 +87,7 @@ def _mv2x(*sampled: Any, evse: Any = 1, proto: str = "ocpp2.0.1") -> FrameEnvelo
 # -- the cases of tests/unit/domain/test_meter_values.py -------------------------------------------
 
 TIMESTAMPS = [
-    "2025-03-01T08:00:00Z",
-    "2025-03-01T10:00:00+02:00",
-    "2025-03-01T03:30:00.250-04:30",
-    "2025-03-01T08:00:00.123456789Z",
-    "2025-03-01T08:00:00",
-    "yesterday",
-    "",
+    *(timestamp for timestamp, _ in TIMESTAMP_CASES),
     # beyond the domain tests: forms and ranges fromisoformat accepts or refuses
     "2025-03-01",
     "2025-03-01T08",
@@ -136,46 +133,7 @@ def domain_cases() -> list[FrameEnvelope]:
     s16 = Session("CP-16")
     s2 = Session("CP-2", "ocpp2.0.1")
     envs = [
-        s16.call(
-            "MeterValues",
-            meter_values16(
-                2,
-                mv16(
-                    T0 + 60_000,
-                    sv16("1234.5"),
-                    sv16(
-                        "7.2",
-                        measurand="Power.Active.Import",
-                        unit="kW",
-                        context="Sample.Clock",
-                        phase="L1-N",
-                        location="Inlet",
-                    ),
-                ),
-                mv16(T0 + 120_000, sv16("1300")),
-                transaction_id=17,
-            ),
-        ),
-        s16.call(
-            "MeterValues", meter_values16(0, mv16(T0, sv16("230", measurand="Voltage", unit="V")))
-        ),
-        s16.call(
-            "MeterValues",
-            meter_values16(
-                1,
-                mv16(
-                    T0,
-                    sv16("0A1B2C3D", format="SignedData"),
-                    sv16("12345", format="SignedData"),
-                    sv16("nan"),
-                    sv16("inf"),
-                    sv16("1_000"),
-                    sv16(""),
-                    {"value": 42},
-                    sv16(" 500 ", format="Raw"),
-                ),
-            ),
-        ),
+        *DOMAIN_CASES,
         *(s16.call("MeterValues", meter_values16(1, mv16(ts, sv16("1")))) for ts in TIMESTAMPS),
         *(
             s2.call(
@@ -183,81 +141,13 @@ def domain_cases() -> list[FrameEnvelope]:
             )
             for ts in TIMESTAMPS
         ),
-        s16.call(
-            "StopTransaction",
-            stop16(
-                42,
-                15_000,
-                T0 + 3_600_000,
-                transaction_data=[
-                    mv16(T0, sv16("10000", context="Transaction.Begin")),
-                    mv16(T0 + 3_600_000, sv16("15", unit="kWh", context="Transaction.End")),
-                ],
-            ),
-        ),
-        s16.call("StartTransaction", start16(1, "TAG", 100, T0)),
-        s16.call("StopTransaction", stop16(1, 200, T0)),
-        s2.call(
-            "MeterValues",
-            meter_values201(
-                1,
-                mv201(
-                    T0,
-                    sv201(12.5, unit="kWh", multiplier=3),
-                    sv201(123, measurand="Current.Import", unit="A", multiplier=-1, phase="L2"),
-                    sv201(4500.0),
-                ),
-            ),
-        ),
-        s2.call(
-            "TransactionEvent",
-            transaction_event(
-                "Updated",
-                "tx-abc",
-                3,
-                T0 + 5_000,
-                evse=(2, 1),
-                meter_values=[
-                    mv201(
-                        T0 + 5_000,
-                        sv201(2.5, unit="kWh"),
-                        sv201(11000, measurand="Power.Active.Import", unit="W"),
-                    )
-                ],
-            ),
-        ),
-        Session("CP-21", "ocpp2.1").call(
-            "TransactionEvent",
-            transaction_event("Updated", "t-1", 1, T0, meter_values=[mv201(T0, sv201(1.0))]),
-        ),
-    ]
-    # Only accepted inbound CALLs count.
-    call = s16.call("MeterValues", meter_values16(1, mv16(T0, sv16("5"))))
-    envs += [
-        call,
-        s16.call("MeterValues", meter_values16(1, mv16(T0, sv16("5"))), err="FormationViolation"),
-        s16.result(call, {}),
-        s16.answer(call, {"connectorId": 1, "meterValue": []}),
+        # Beyond the domain tests: what else is not an accepted inbound CALL.
+        s16.answer(ACCEPTED_CALL, {"connectorId": 1, "meterValue": []}),
         s16.csms_call("MeterValues", meter_values16(1, mv16(T0, sv16("5")))),
-        s16.connect(),
-        s16.call("TransactionEvent", transaction_event("Updated", "x", 1, T0)),
-        s2.call("StopTransaction", stop16(1, 1, T0, transaction_data=[mv16(T0, sv16("1"))])),
-        Session(proto="ocpp9").call("MeterValues", meter_values16(1, mv16(T0, sv16("1")))),
     ]
     for proto in ("ocpp1.6", "ocpp2.0.1"):
         envs += [_call("MeterValues", payload, proto) for payload in WEIRD_PAYLOADS]
-    broken = [
-        "",
-        "not json",
-        "{}",
-        "[]",
-        "[2]",
-        '[2, "1", "MeterValues"]',
-        '[2, "1", 5, {}]',
-        '[3, "1", {}]',
-        '[2, "1", "MeterValues", []]',
-    ]
-    envs += [_env(frame) for frame in broken]
+    envs += [_env(frame) for frame in BROKEN_FRAMES]
     envs.append(
         _call(
             "MeterValues",
