@@ -21,6 +21,14 @@ Direction = Literal["in", "out"]
 # `action` names it (e.g. CloseTransaction) and `frame` is its JSON payload.
 Kind = Literal["call", "result", "error", "connect", "disconnect", "policy"]
 
+# What `flag` may name: a CALL sent while the same station's earlier CALL was unanswered; an
+# answer to a CSMS CALL that came after the CSMS stopped waiting; a frame sent as a binary
+# WebSocket frame (its UTF-8 text was processed); a payload whose only fault was properties its
+# schema does not define (ignored).
+FLAGS: frozenset[str] = frozenset(
+    {"ConcurrentCall", "LateAnswer", "BinaryFrame", "UnknownProperties"}
+)
+
 DIRECTIONS: frozenset[str] = frozenset({"in", "out"})
 KINDS: frozenset[str] = frozenset({"call", "result", "error", "connect", "disconnect", "policy"})
 _REQUIRED = ("v", "id", "ts", "station", "gw", "conn", "proto", "dir", "kind", "uid", "action")
@@ -51,6 +59,10 @@ class FrameEnvelope:
     # Set on inbound frames the gateway rejected (the CALLERROR code it answered), so a rejected
     # frame is still archived and visibly flagged rather than silently dropped.
     err: str = ""
+    # Set on frames the gateway accepted although they bent a rule that nothing required it to
+    # enforce (docs/architecture.md, "Lenient acceptance"): comma-separated FLAGS, e.g.
+    # "ConcurrentCall". Unlike `err`, a flagged frame was processed like any other.
+    flag: str = ""
     v: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +82,8 @@ class FrameEnvelope:
         }
         if self.err:
             d["err"] = self.err
+        if self.flag:
+            d["flag"] = self.flag
         return d
 
     def encode(self) -> bytes:
@@ -124,4 +138,5 @@ def decode(raw: bytes) -> FrameEnvelope:
         action=str(d["action"]),
         frame=str(d.get("frame", "")),
         err=str(d.get("err", "")),
+        flag=str(d.get("flag", "")),
     )

@@ -162,9 +162,14 @@ class Settings:
     # A CALL not acknowledged by Kafka within this time is answered InternalError (the station
     # retries) rather than left hanging; OCPP stations time their CALLs out after ~30-60 s.
     gateway_answer_timeout_s: float = 30.0
-    # 2.0.1/2.1 forbid a second CALL before the first is answered (SHALL NOT): answer it with
-    # RpcFrameworkError. 1.6 only says SHOULD NOT, so 1.6 CALLs are always pipelined in order.
-    gateway_strict_call_order: bool = True
+    # OCPP-J's "one CALL at a time" binds the sender: by default a CALL that arrives while the
+    # same station's earlier CALL is unanswered is handled and answered in order, counted and
+    # flagged (ConcurrentCall). true: refuse it in 2.0.1/2.1 with RpcFrameworkError (opt-in;
+    # a refused TransactionEvent(Ended) loses the end of a session). 1.6 is always pipelined.
+    gateway_strict_call_order: bool = False
+    # A CALL whose only schema fault is properties its schema does not define is processed (the
+    # unknown properties ignored, the frame flagged UnknownProperties); true: FormatViolation.
+    gateway_strict_schema: bool = False
     # Reconnect-storm guard: above this many BootNotifications per second (or this many frames
     # in flight to Kafka) boots are answered Pending with an interval of storm_retry_s + jitter.
     gateway_storm_boots_per_s: float = 500.0
@@ -280,6 +285,7 @@ class Settings:
             gateway_strict_call_order=_env_bool(
                 "GATEWAY_STRICT_CALL_ORDER", base.gateway_strict_call_order
             ),
+            gateway_strict_schema=_env_bool("GATEWAY_STRICT_SCHEMA", base.gateway_strict_schema),
             gateway_storm_boots_per_s=_env_float(
                 "GATEWAY_STORM_BOOTS_PER_S", base.gateway_storm_boots_per_s
             ),

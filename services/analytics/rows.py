@@ -36,7 +36,7 @@ class Table:
 OCPP_FRAMES: Final = Table(
     "ocpp_frames",
     ("event_id", "ts", "station", "gateway", "conn", "proto", "dir", "kind", "uid", "action",
-     "frame", "err"),
+     "frame", "err", "flag"),
 )  # fmt: skip
 METER_VALUES: Final = Table(
     "meter_values",
@@ -142,6 +142,7 @@ def frame_row(env: FrameEnvelope) -> Row:
         env.action,
         env.frame,
         env.err,
+        env.flag,
     )
 
 

@@ -45,7 +45,20 @@ CLOSES = Counter(
 RATE_LIMITED = Counter("csms_gateway_rate_limited_total", "Frames refused by the rate limit")
 UNMATCHED_ANSWERS = Counter(
     "csms_gateway_unmatched_answers_total",
-    "CALLRESULT/CALLERROR frames for a message id the gateway did not send (ignored, archived)",
+    "CALLRESULT/CALLERROR frames for a message id the gateway did not send or no longer"
+    " remembers (ignored, archived)",
+)
+# Named for what it counts across the OCPP network rather than the gateway's internals: the
+# issue that made these CALLs served rather than refused asks operators to watch exactly this.
+CONCURRENT_CALLS = Counter(
+    "ocpp_concurrent_calls",
+    "CALLs a station sent while its earlier CALL was unanswered (served in order, flagged)",
+    ["proto"],
+)
+LENIENT_FRAMES = Counter(
+    "csms_gateway_lenient_frames_total",
+    "Frames accepted although they bent a rule the gateway need not enforce, by flag",
+    ["flag"],
 )
 BOOTS_DEFERRED = Counter(
     "csms_gateway_boots_deferred_total",

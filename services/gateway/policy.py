@@ -25,7 +25,11 @@ ALLOWED_WHILE: dict[str, frozenset[str]] = {
     REJECTED: frozenset({"BootNotification"}),
 }
 RATE_LIMITED_CODE = "GenericError"  # the one code that 1.6, 2.0.1 and 2.1 all define for this
-BINARY_FLAG = "BinaryFrame"  # err of a binary frame's envelope; its `frame` is base64
+# Envelope flags (csms.envelope.FLAGS). A binary frame whose bytes are UTF-8 is served as text
+# and flagged; one that is not is archived base64 with err=BinaryFrame and closed with 1003.
+BINARY_FLAG = "BinaryFrame"
+CONCURRENT_FLAG = "ConcurrentCall"
+LATE_FLAG = "LateAnswer"
 CLOSE_BINARY = (1003, "OCPP-J frames are text frames")
 CLOSE_FLOOD = (1008, "rate limit exceeded")
 CLOSE_IDLE = (1000, "idle timeout")
@@ -77,7 +81,8 @@ def check_call(
         raise FrameRejected(
             Failure.SECURITY, f"station registration is {status}", call.uid, call.action
         )
-    # 2.0.1/2.1 §4.1.1: SHALL NOT send a CALL before the previous one is answered (ADR 0007).
+    # 2.0.1/2.1 §4.1.1: the station SHALL NOT send a CALL before the previous one is answered.
+    # The rule binds the sender, so refusing is opt-in (`strict`); ADR 0018.
     if strict and version.is_2x and outstanding > 0:
         raise FrameRejected(
             Failure.RPC_FRAMEWORK, "previous CALL not answered yet", call.uid, call.action

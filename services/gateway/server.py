@@ -142,6 +142,7 @@ def context_from_settings(
         rate_burst=settings.gateway_rate_burst,
         idle_timeout_s=settings.gateway_idle_timeout_s,
         strict_call_order=settings.gateway_strict_call_order,
+        strict_schema=settings.gateway_strict_schema,
     )
 
 

@@ -6,9 +6,12 @@ each only after its CALL is durable. Up to `window` frames per connection are in
 a slow Kafka stops the reading of the socket instead of growing memory.
 
 Before a frame reaches its handler it passes the session's policies (each answered with a
-CALLERROR, the frame still published with `err` set): the rate limit, the registration state
-(Pending/Rejected stations may only boot), and for 2.0.1/2.1 the one-outstanding-CALL rule
-(docs/adr/0007-one-outstanding-call.md).
+CALLERROR, the frame still published with `err` set): the rate limit and the registration state
+(Pending/Rejected stations may only boot). What the gateway need not refuse it accepts and flags
+(the envelope's `flag`, docs/architecture.md "Lenient acceptance", ADR 0018): a CALL sent while
+the station's previous one is unanswered (served in order; refused only with
+GATEWAY_STRICT_CALL_ORDER), a payload with unknown properties, a frame sent as binary, an answer
+that comes after the CSMS stopped waiting for it.
 
 CSMS-initiated CALLs (operator commands, `call()`): one outstanding per connection at a time, as
 OCPP-J asks of both sides; each is on Kafka before it is sent, and the station's answer is
@@ -48,6 +51,8 @@ from services.gateway.policy import (
     CLOSE_BINARY,
     CLOSE_FLOOD,
     CLOSE_IDLE,
+    CONCURRENT_FLAG,
+    LATE_FLAG,
     PROTOCOL_CLOSE_FLAGS,
     RATE_LIMITED_CODE,
     check_call,
@@ -75,7 +80,8 @@ class GatewayContext:
     rate_per_s: float = 0.0  # <= 0: no rate limit
     rate_burst: int = 60
     idle_timeout_s: float = 0.0  # <= 0: never
-    strict_call_order: bool = True  # 2.0.1/2.1: answer a second outstanding CALL with an error
+    strict_call_order: bool = False  # 2.0.1/2.1: refuse a CALL sent while one is unanswered
+    strict_schema: bool = False  # refuse payloads with properties their schema does not define
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,9 @@ Answer = framing.CallResult | framing.CallError
 # What a CSMS CALL's waiter gets: the station's answer (or why its answer could not be read) and
 # when it arrived, or None when the connection ended first.
 Answered = asyncio.Future[tuple[Answer | FrameRejected, float] | None]
+# How many CSMS CALLs that timed out a session remembers, so that their late answers are archived
+# with their action and flagged LateAnswer rather than counted as unknown.
+LATE_MEMORY = 16
 
 
 class StationSession:
@@ -129,6 +138,7 @@ class StationSession:
         # (made on first use: most connections never get a command) queues the others.
         self._awaited: dict[str, tuple[str, Answered]] = {}
         self._triggered: set[str] = set()  # asked for by an accepted TriggerMessage
+        self._timed_out: dict[str, str] = {}  # message id -> action of CSMS CALLs given up on
         self._call_lock: asyncio.Lock | None = None
         self._ended = False
         self._close_reason = ""
@@ -178,9 +188,15 @@ class StationSession:
         while True:
             data = await self._ws.recv()
             if isinstance(data, bytes):
-                await self._on_binary(data)
-                return
-            await self._on_frame(data)
+                text = _utf8(data)
+                if text is None:
+                    await self._on_binary(data)
+                    return
+                # OCPP-J frames are text, but the bytes are text: serve it, answer in text.
+                metrics.LENIENT_FRAMES.labels(BINARY_FLAG).inc()
+                await self._on_frame(text, BINARY_FLAG)
+            else:
+                await self._on_frame(data)
             if self._close_after is not None:
                 return
 
@@ -203,7 +219,8 @@ class StationSession:
         await self._ws.close(code, reason)
 
     async def _on_binary(self, data: bytes) -> None:
-        # OCPP-J is JSON in text frames; RFC 6455 §7.4.1: 1003 = a data type it cannot accept.
+        # Bytes that are not even UTF-8 cannot be an OCPP-J message; RFC 6455 §7.4.1: 1003 = a
+        # data type the endpoint cannot accept.
         metrics.frames("", "in").inc()
         frame = base64.b64encode(data).decode()
         await self._ctx.publisher.publish_unawaited(
@@ -211,24 +228,24 @@ class StationSession:
         )
         await self._close_now(*CLOSE_BINARY)
 
-    async def _on_frame(self, text: str) -> None:
+    async def _on_frame(self, text: str, flag: str = "") -> None:
         received = time.perf_counter()
         if not self._window.try_take():
             await self._window.take()
         try:
             if self._bucket is not None and not self._bucket.take():
-                await self._rate_limited(text, received)
+                await self._rate_limited(text, received, flag)
                 return
             msg = framing.parse(text)
             if isinstance(msg, framing.Call):
-                await self._on_call(msg, text, received)
+                await self._on_call(msg, text, received, flag)
             else:
-                await self._on_answer(msg, text)
+                await self._on_answer(msg, text, flag)
         except FrameRejected as rejected:
             if rejected.uid in self._awaited:
-                await self._malformed_answer(rejected, text)
+                await self._malformed_answer(rejected, text, flag)
             else:
-                await self._reject(rejected, text, received)
+                await self._reject(rejected, text, received, flag)
         except PublishTimeout:
             # Kafka has had no room for a while (slow or down): expected under an outage, so a
             # warning without a traceback; this connection alone is closed, the station retries.
@@ -242,7 +259,7 @@ class StationSession:
             log.exception("frame of %s could not be processed", self.station)
             await self._close_now(1011, "internal error")
 
-    async def _on_call(self, call: framing.Call, text: str, received: float) -> None:
+    async def _on_call(self, call: framing.Call, text: str, received: float, flag: str) -> None:
         handler = self._routes.get(call.action)
         if handler is None:
             failure = (
@@ -258,10 +275,20 @@ class StationSession:
             self._triggered,
         )
         self._triggered.discard(call.action)  # a triggered message is allowed once
-        validate_call(self._version, call.uid, call.action, call.payload)
+        flags = [flag] if flag else []
+        if self._outstanding > 0:  # check_call refused it already if that is the setting
+            metrics.CONCURRENT_CALLS.labels(self.proto).inc()
+            flags.append(CONCURRENT_FLAG)
+        lenient = not self._ctx.strict_schema
+        unknown = validate_call(self._version, call.uid, call.action, call.payload, lenient=lenient)
+        if unknown:
+            metrics.LENIENT_FRAMES.labels(unknown).inc()
+            flags.append(unknown)
         metrics.frames(call.action, "in").inc()
         ack = await self._ctx.publisher.publish(
-            self._envelope("in", "call", uid=call.uid, action=call.action, frame=text)
+            self._envelope(
+                "in", "call", uid=call.uid, action=call.action, frame=text, flag=",".join(flags)
+            )
         )
         ctx = CallContext(
             self.station, self._version, call.payload, self._ctx.clock(), self._ctx.decisions
@@ -287,28 +314,36 @@ class StationSession:
             )
         await self._answers.put(pending)
 
-    async def _on_answer(self, msg: Answer, text: str) -> None:
+    async def _on_answer(self, msg: Answer, text: str, flag: str = "") -> None:
         # The answer to the CSMS CALL on the wire wakes its waiter and is archived with that
-        # CALL's action. Any other id is unknown: OCPP-J says to ignore it (archived, counted,
-        # never answered).
+        # CALL's action; the answer to one the gateway gave up on (timeout) is archived with its
+        # action too, flagged LateAnswer, so projections can still use it. Any other id is
+        # unknown: OCPP-J says to ignore it (archived, counted, never answered).
         kind: Kind = "result" if isinstance(msg, framing.CallResult) else "error"
         awaited = self._awaited.pop(msg.uid, None)
         action = ""
-        if awaited is None:
-            metrics.UNMATCHED_ANSWERS.inc()
-        else:
+        flags = [flag] if flag else []
+        if awaited is not None:
             action, answered = awaited
             if not answered.done():
                 answered.set_result((msg, time.perf_counter()))
+        elif msg.uid in self._timed_out:
+            action = self._timed_out.pop(msg.uid)
+            metrics.LENIENT_FRAMES.labels(LATE_FLAG).inc()
+            flags.append(LATE_FLAG)
+        else:
+            metrics.UNMATCHED_ANSWERS.inc()
         metrics.frames(action, "in").inc()
         try:
             await self._ctx.publisher.publish_unawaited(
-                self._envelope("in", kind, uid=msg.uid, action=action, frame=text)
+                self._envelope(
+                    "in", kind, uid=msg.uid, action=action, frame=text, flag=",".join(flags)
+                )
             )
         finally:
             self._window.give()
 
-    async def _malformed_answer(self, rejected: FrameRejected, text: str) -> None:
+    async def _malformed_answer(self, rejected: FrameRejected, text: str, flag: str) -> None:
         # An unreadable answer to our own CALL: its command ends `invalid` at once (not after its
         # timeout), and no CALLERROR goes back (OCPP-J answers CALLs only). Archived, flagged.
         action, answered = self._awaited.pop(rejected.uid)
@@ -319,34 +354,43 @@ class StationSession:
         try:
             await self._ctx.publisher.publish_unawaited(
                 self._envelope(
-                    "in", "result", uid=rejected.uid, action=action, frame=text, err=code
+                    "in", "result", uid=rejected.uid, action=action, frame=text, err=code, flag=flag
                 )
             )
         finally:
             self._window.give()
 
-    async def _reject(self, rejected: FrameRejected, text: str, received: float) -> None:
+    async def _reject(self, rejected: FrameRejected, text: str, received: float, flag: str) -> None:
         code = error_code(self._version, rejected.failure)
         await self._reject_with(
-            code, rejected.uid, rejected.action, rejected.description, text, received
+            code, rejected.uid, rejected.action, rejected.description, text, received, flag
         )
 
-    async def _rate_limited(self, text: str, received: float) -> None:
+    async def _rate_limited(self, text: str, received: float, flag: str) -> None:
         metrics.RATE_LIMITED.inc()
         uid = _uid_of(text)
-        await self._reject_with(RATE_LIMITED_CODE, uid, "", "rate limit exceeded", text, received)
+        await self._reject_with(
+            RATE_LIMITED_CODE, uid, "", "rate limit exceeded", text, received, flag
+        )
         assert self._bucket is not None
         if self._bucket.overflows > self._ctx.rate_burst:
             self._close_after = CLOSE_FLOOD
 
     async def _reject_with(
-        self, code: str, uid: str, action: str, description: str, text: str, received: float
+        self,
+        code: str,
+        uid: str,
+        action: str,
+        description: str,
+        text: str,
+        received: float,
+        flag: str = "",
     ) -> None:
         # Only a known action names a metric label or a column value: never echo arbitrary input.
         action = action if action in self._known else ""
         metrics.frames(action, "in").inc()
         ack = await self._ctx.publisher.publish(
-            self._envelope("in", "call", uid=uid, action=action, frame=text, err=code)
+            self._envelope("in", "call", uid=uid, action=action, frame=text, err=code, flag=flag)
         )
         error_text = framing.call_error_text(uid, code, description)
         await self._answers.put(_Pending(ack, error_text, "error", uid, action, received, code))
@@ -402,10 +446,16 @@ class StationSession:
                     return await self._call_now(request, sent)
         except TimeoutError:
             if sent:
+                self._remember_timed_out(request.id, request.action)
                 detail = f"no answer within {request.timeout_s:g}s"
             else:
                 detail = f"not sent within {request.timeout_s:g}s (earlier call or Kafka)"
             return self._reply(request, "timeout", detail=detail)
+
+    def _remember_timed_out(self, uid: str, action: str) -> None:
+        self._timed_out[uid] = action
+        if len(self._timed_out) > LATE_MEMORY:
+            del self._timed_out[next(iter(self._timed_out))]  # the oldest
 
     def _turn(self) -> asyncio.Lock:
         if self._call_lock is None:
@@ -559,6 +609,7 @@ class StationSession:
         action: str = "",
         frame: str = "",
         err: str = "",
+        flag: str = "",
     ) -> FrameEnvelope:
         ts = self._ctx.clock()
         return FrameEnvelope(
@@ -574,7 +625,16 @@ class StationSession:
             action=action,
             frame=frame,
             err=err,
+            flag=flag,
         )
+
+
+def _utf8(data: bytes) -> str | None:
+    """A binary frame's text, None when its bytes are not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _last_seen(ws: ServerConnection) -> float:

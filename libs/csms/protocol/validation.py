@@ -79,6 +79,28 @@ def validator(version: OcppVersion, action: str, *, response: bool = False) -> V
     return compiled
 
 
+@functools.cache
+def _relaxed_validator(version: OcppVersion, action: str) -> Validator:
+    """The request validator with every `additionalProperties: false` lifted: compiled only for
+    the rare frame whose strict validation failed on that rule."""
+    schema = json.loads(schema_path(version, action).read_text(encoding="utf-8"))
+    schema.setdefault("$schema", "http://json-schema.org/draft-04/schema#")
+    compiled: Validator = fastjsonschema.compile(_without_closed_objects(schema))
+    return compiled
+
+
+def _without_closed_objects(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: _without_closed_objects(v)
+            for k, v in node.items()
+            if not (k == "additionalProperties" and v is False)
+        }
+    if isinstance(node, list):
+        return [_without_closed_objects(v) for v in node]
+    return node
+
+
 def warm(version: OcppVersion, actions: Iterable[str]) -> None:
     """Compile the request validators of these actions now, not on the first frame that needs
     one (≈ 12-15 ms each)."""
@@ -86,12 +108,35 @@ def warm(version: OcppVersion, actions: Iterable[str]) -> None:
         validator(version, action)
 
 
-def validate_call(version: OcppVersion, uid: str, action: str, payload: dict[str, Any]) -> None:
-    """Raise FrameRejected with the version's error kind when `payload` violates the schema."""
+UNKNOWN_PROPERTIES = "UnknownProperties"
+
+
+def validate_call(
+    version: OcppVersion,
+    uid: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    lenient: bool = False,
+) -> str:
+    """Raise FrameRejected with the version's error kind when `payload` violates the schema.
+
+    `lenient`: a payload whose only fault is properties the schema does not define (vendor
+    fields outside customData, seen in the field) passes, and the answer is the flag
+    "UnknownProperties" for its envelope; "" otherwise. Nothing is lost: the raw frame is
+    archived whole, and the projections read only the properties they know."""
     try:
         validator(version, action)(payload)
+        return ""
     except fastjsonschema.JsonSchemaValueException as exc:
-        failure = _RULE_FAILURES.get(exc.rule or "", Failure.FORMAT)
-        # exc.message names the field and the rule ("data.connectorId must be integer"); it
-        # holds no payload values, so it is safe to send back to the station.
-        raise FrameRejected(failure, exc.message.replace("data.", "", 1), uid, action) from None
+        fault = exc
+    if lenient and fault.rule == "additionalProperties":
+        try:
+            _relaxed_validator(version, action)(payload)
+            return UNKNOWN_PROPERTIES
+        except fastjsonschema.JsonSchemaValueException as exc:
+            fault = exc  # the real fault, behind the unknown properties
+    failure = _RULE_FAILURES.get(fault.rule or "", Failure.FORMAT)
+    # fault.message names the field and the rule ("data.connectorId must be integer"); it
+    # holds no payload values, so it is safe to send back to the station.
+    raise FrameRejected(failure, fault.message.replace("data.", "", 1), uid, action)

@@ -33,7 +33,7 @@ def test_shipped_migrations_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in migrations] == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
         (5, "transaction_events"), (6, "bills"), (7, "station_info"), (8, "energy_hourly"),
-        (9, "status_daily"), (10, "sessions_daily"), (11, "errors_daily"),
+        (9, "status_daily"), (10, "sessions_daily"), (11, "errors_daily"), (12, "ocpp_frames_flag"),
     ]  # fmt: skip
     # Every statement can run twice (a crash re-runs the whole file): CREATE ... IF NOT EXISTS,
     # or a backfill INSERT ... SELECT into a table that collapses a second copy.
@@ -63,7 +63,7 @@ async def test_migrate_applies_once_and_records_versions(clickhouse: ClickHouse)
     assert rows.result_rows == [
         (1, "ocpp_frames"), (2, "meter_values"), (3, "transactions"), (4, "status_events"),
         (5, "transaction_events"), (6, "bills"), (7, "station_info"), (8, "energy_hourly"),
-        (9, "status_daily"), (10, "sessions_daily"), (11, "errors_daily"),
+        (9, "status_daily"), (10, "sessions_daily"), (11, "errors_daily"), (12, "ocpp_frames_flag"),
     ]  # fmt: skip
     engines = client.query(
         "SELECT name, engine, partition_key FROM system.tables WHERE database = 'default' "

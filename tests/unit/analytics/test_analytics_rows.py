@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import orjson
 import pytest
@@ -47,7 +47,7 @@ def test_table_columns_match_the_row_builders() -> None:
         "ocpp_frames", "meter_values", "transactions", "status_events", "transaction_events",
         "bills",
     ]  # fmt: skip
-    assert len(OCPP_FRAMES.columns) == 12
+    assert len(OCPP_FRAMES.columns) == 13
     assert len(METER_VALUES.columns) == 14
     assert len(TRANSACTIONS.columns) == 24
     assert len(STATUS_EVENTS.columns) == 8
@@ -69,7 +69,7 @@ def test_ocpp16_meter_values_archive_row_and_samples() -> None:
     assert routed.problem == ""
     assert routed.rows[OCPP_FRAMES.name] == [
         (env.id, env.ts, "CP-1", "gw-0", "conn-1", "ocpp1.6", "in", "call", env.uid,
-         "MeterValues", env.frame, ""),
+         "MeterValues", env.frame, "", ""),
     ]  # fmt: skip
     assert routed.rows[METER_VALUES.name] == [
         (T0, "CP-1", 1, 1, "42", "Energy.Active.Import.Register", "", "Outlet", "Wh", 1500.5,
@@ -112,8 +112,15 @@ def test_rejected_frame_is_archived_with_its_error_flag() -> None:
     s = Session("CP-3")
     env = s.call("MeterValues", {"connectorId": "x"}, err="FormationViolation")
     routed = route_frame(env.encode())
-    assert routed.rows[OCPP_FRAMES.name][0][-1] == "FormationViolation"
+    assert routed.rows[OCPP_FRAMES.name][0][-2:] == ("FormationViolation", "")
     assert METER_VALUES.name not in routed.rows
+
+
+def test_leniently_accepted_frame_is_archived_with_its_flag() -> None:
+    s = Session("CP-3")
+    env = replace(s.call("Heartbeat", {}), flag="ConcurrentCall")
+    routed = route_frame(env.encode())
+    assert routed.rows[OCPP_FRAMES.name][0][-2:] == ("", "ConcurrentCall")
 
 
 @pytest.mark.parametrize(

@@ -141,19 +141,36 @@ async def test_callresult_violating_the_response_schema_is_invalid(gateway: Gate
     assert "status" in reply.detail
 
 
-async def test_no_answer_times_out_and_a_late_answer_is_ignored(gateway: Gateway) -> None:
+async def test_no_answer_times_out_and_a_late_answer_is_archived_flagged(gateway: Gateway) -> None:
     async with station(gateway, "CC-4", "ocpp1.6", silent) as (session, received, ws):
         req = request("CC-4", "ClearCache", {}, timeout_s=0.3)
         reply = await session.call(req)
         assert (reply.outcome, reply.detail) == ("timeout", "no answer within 0.3s")
-        before = REGISTRY.get_sample_value("csms_gateway_unmatched_answers_total") or 0.0
+        unmatched = REGISTRY.get_sample_value("csms_gateway_unmatched_answers_total") or 0.0
+        late = _lenient("LateAnswer")
         await ws.send(orjson.dumps([3, req.id, {"status": "Accepted"}]).decode())
+        await ws.send(orjson.dumps([3, req.id, {"status": "Accepted"}]).decode())  # again
         await asyncio.sleep(0.1)
-        after = REGISTRY.get_sample_value("csms_gateway_unmatched_answers_total")
+        assert _lenient("LateAnswer") == late + 1
+        assert REGISTRY.get_sample_value("csms_gateway_unmatched_answers_total") == unmatched + 1
     assert len(received) == 1
-    assert after == before + 1
-    # Archived as an answer nobody waits for: no action, never answered.
-    assert gateway.envelopes(req.id) == [("out", "call", "ClearCache"), ("in", "result", "")]
+    # The late answer is archived with its CALL's action and flagged (projections can use it);
+    # the second copy is an answer nobody asked for: no action, never answered.
+    assert gateway.envelopes(req.id) == [
+        ("out", "call", "ClearCache"),
+        ("in", "result", "ClearCache"),
+        ("in", "result", ""),
+    ]
+    assert [e.flag for e in gateway.publisher.envelopes if e.uid == req.id] == [
+        "",
+        "LateAnswer",
+        "",
+    ]
+
+
+def _lenient(flag: str) -> float:
+    value = REGISTRY.get_sample_value("csms_gateway_lenient_frames_total", {"flag": flag})
+    return value or 0.0
 
 
 async def test_one_outstanding_call_at_a_time_in_order(gateway: Gateway) -> None:

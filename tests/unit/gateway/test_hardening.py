@@ -39,7 +39,7 @@ async def _closed(ws: ClientConnection) -> tuple[int, str]:
     return ws.close_code, ws.close_reason or ""
 
 
-async def test_binary_frame_is_published_base64_and_closed_with_1003() -> None:
+async def test_binary_frame_that_is_not_text_is_published_base64_and_closed_with_1003() -> None:
     publisher = RecordingPublisher()
     async with running(make_context(publisher), PORT):
         async with ws_connect(PORT, "CP-NB") as neighbour, ws_connect(PORT, "CP-B") as ws:
@@ -52,6 +52,19 @@ async def test_binary_frame_is_published_base64_and_closed_with_1003() -> None:
     assert len(binary) == 1
     assert base64.b64decode(binary[0].frame) == b"\x00\xffnot text"
     assert binary[0].station == "CP-B"
+
+
+async def test_binary_frame_holding_utf8_json_is_served_as_text_and_flagged() -> None:
+    publisher = RecordingPublisher()
+    async with running(make_context(publisher), PORT), ws_connect(PORT, "CP-BT") as ws:
+        await ws.send(b'[2,"bin","Heartbeat",{}]')
+        answer = await ws.recv()
+        assert isinstance(answer, str)  # strict in what we send: the answer is a text frame
+        assert orjson.loads(answer)[:2] == [3, "bin"]
+        assert await _heartbeat_ok(ws)  # the connection stays up
+    [call] = [e for e in publisher.envelopes if e.uid == "bin" and e.dir == "in"]
+    assert (call.kind, call.action, call.err, call.flag) == ("call", "Heartbeat", "", "BinaryFrame")
+    assert call.frame == '[2,"bin","Heartbeat",{}]'
 
 
 async def test_oversized_frame_closes_1009_and_the_disconnect_is_flagged() -> None:
@@ -111,33 +124,75 @@ async def test_malformed_rpc_frames_get_callerrors_and_are_published(frame: str)
     assert [e.frame for e in publisher.envelopes if e.err] == [frame]
 
 
-async def test_second_call_while_one_is_outstanding_is_refused_in_2x_pipelined_in_16() -> None:
+def _concurrent(proto: str) -> float:
+    value = REGISTRY.get_sample_value("ocpp_concurrent_calls_total", {"proto": proto})
+    return value or 0.0
+
+
+async def _two_calls_while_kafka_holds_the_first(
+    publisher: RecordingPublisher, ws: ClientConnection
+) -> list[list[object]]:
+    await ws.send(orjson.dumps([2, "a", "Heartbeat", {}]).decode())
+    await ws.send(orjson.dumps([2, "b", "Heartbeat", {}]).decode())
+    await asyncio.sleep(0.1)  # both read while the first is unanswered (its ack held back)
+    for ack in publisher.acks:
+        if not ack.done():
+            ack.set_result(None)
+    return [orjson.loads(await ws.recv())[:3] for _ in range(2)]
+
+
+@pytest.mark.parametrize("proto", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+async def test_a_call_sent_while_one_is_unanswered_is_served_in_order_and_flagged(
+    proto: str,
+) -> None:
     publisher = RecordingPublisher(auto_ack=False)
-    async with running(make_context(publisher), PORT):
+    before = _concurrent(proto)
+    async with running(make_context(publisher), PORT), ws_connect(PORT, "CP-CC", proto) as ws:
+        first, second = await _two_calls_while_kafka_holds_the_first(publisher, ws)
+    assert first[:2] == [3, "a"]
+    assert second[:2] == [3, "b"]
+    assert _concurrent(proto) == before + 1
+    calls = {e.uid: e for e in publisher.envelopes if e.kind == "call"}
+    assert (calls["a"].flag, calls["a"].err) == ("", "")
+    assert (calls["b"].flag, calls["b"].err) == ("ConcurrentCall", "")
+
+
+async def test_strict_call_order_is_an_opt_in_that_refuses_the_second_2x_call() -> None:
+    publisher = RecordingPublisher(auto_ack=False)
+    ctx = make_context(publisher, strict_call_order=True)
+    async with running(ctx, PORT):
         async with ws_connect(PORT, "CP-2X", "ocpp2.0.1") as ws:
-            await ws.send(orjson.dumps([2, "a", "Heartbeat", {}]).decode())
-            await ws.send(orjson.dumps([2, "b", "Heartbeat", {}]).decode())
-            await asyncio.sleep(0.1)
-            for ack in publisher.acks:
-                if not ack.done():
-                    ack.set_result(None)
-            first, second = orjson.loads(await ws.recv()), orjson.loads(await ws.recv())
+            first, second = await _two_calls_while_kafka_holds_the_first(publisher, ws)
             assert first[:2] == [3, "a"]
-            assert second[:3] == [4, "b", "RpcFrameworkError"]
+            assert second == [4, "b", "RpcFrameworkError"]
         publisher.auto_ack = True
-        async with ws_connect(PORT, "CP-16", "ocpp1.6") as ws:
+        async with ws_connect(PORT, "CP-16", "ocpp1.6") as ws:  # 1.6: SHOULD NOT, so served
             await ws.send(orjson.dumps([2, "a", "Heartbeat", {}]).decode())
             await ws.send(orjson.dumps([2, "b", "Heartbeat", {}]).decode())
             answers = [orjson.loads(await ws.recv())[:2] for _ in range(2)]
             assert answers == [[3, "a"], [3, "b"]]
 
 
-async def test_strict_call_order_can_be_turned_off() -> None:
-    ctx = make_context(RecordingPublisher(), strict_call_order=False)
-    async with running(ctx, PORT), ws_connect(PORT, "CP-2X", "ocpp2.1") as ws:
-        for uid in "abc":
-            await ws.send(orjson.dumps([2, uid, "Heartbeat", {}]).decode())
-        assert [orjson.loads(await ws.recv())[0] for _ in range(3)] == [3, 3, 3]
+async def test_unknown_properties_are_ignored_and_flagged_unless_strict() -> None:
+    vendor = {"connectorId": 1, "errorCode": "NoError", "status": "Available", "vendorX": 1}
+    frame = orjson.dumps([2, "u", "StatusNotification", vendor]).decode()
+    wrong = orjson.dumps([2, "w", "StatusNotification", {**vendor, "status": "Nope"}]).decode()
+    publisher = RecordingPublisher()
+    async with running(make_context(publisher), PORT), ws_connect(PORT, "CP-UP") as ws:
+        await ws.send(frame)
+        assert orjson.loads(await ws.recv())[:2] == [3, "u"]
+        await ws.send(wrong)  # the real fault behind the unknown property is what is named
+        answer = orjson.loads(await ws.recv())
+        assert answer[:3] == [4, "w", "PropertyConstraintViolation"]
+    accepted = next(e for e in publisher.envelopes if e.uid == "u" and e.dir == "in")
+    assert (accepted.err, accepted.flag) == ("", "UnknownProperties")
+    strict = RecordingPublisher()
+    async with (
+        running(make_context(strict, strict_schema=True), PORT),
+        ws_connect(PORT, "CP-UP") as ws,
+    ):
+        await ws.send(frame)
+        assert orjson.loads(await ws.recv())[:3] == [4, "u", "FormationViolation"]
 
 
 async def test_silent_station_is_closed_after_the_idle_timeout() -> None:

@@ -121,7 +121,7 @@ async def test_pipelined_calls_are_answered_in_order(gateway) -> None:  # type: 
         ("ocpp1.6", '[2,"7","NoSuchAction",{}]', "NotImplemented"),
         ("ocpp1.6", '[2,"7","Reset",{"type":"Hard"}]', "NotSupported"),
         ("ocpp1.6", '[2,"7","MeterValues",{"meterValue":[]}]', "OccurenceConstraintViolation"),
-        ("ocpp2.1", '[2,"7","Heartbeat",{"x":1}]', "FormatViolation"),
+        ("ocpp2.1", '[2,"7","Heartbeat",[]]', "FormatViolation"),
         ("ocpp2.0.1", '[8,"7","Heartbeat",{}]', "MessageTypeNotSupported"),
     ],
 )

@@ -55,6 +55,14 @@ def test_err_is_only_present_on_rejected_frames() -> None:
     assert decode(rejected.encode()).err == "FormationViolation"
 
 
+def test_flag_is_only_present_on_frames_accepted_leniently() -> None:
+    assert "flag" not in orjson.loads(_env().encode())
+    concurrent = _env(flag="ConcurrentCall")
+    assert orjson.loads(concurrent.encode())["flag"] == "ConcurrentCall"
+    assert decode(concurrent.encode()).flag == "ConcurrentCall"
+    assert decode(_env().encode()).flag == ""
+
+
 def test_key_and_headers_let_consumers_filter_without_decoding() -> None:
     env = _env()
     assert env.key() == b"CP-1"

@@ -69,3 +69,32 @@ def test_schema_violations_name_the_kind_of_failure(
     assert info.value.uid == "u1"
     assert info.value.action == action
     assert not info.value.description.startswith("data.")
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "payload"),
+    [
+        (V16, "Heartbeat", {"surprise": 1}),
+        (
+            V201,
+            "BootNotification",
+            {
+                "chargingStation": {"model": "M", "vendorName": "V", "vendorSerial": "x"},
+                "reason": "PowerUp",
+            },
+        ),
+        (V21, "Heartbeat", {"surprise": 1}),
+    ],
+)
+def test_lenient_validation_ignores_unknown_properties_and_says_so(
+    version: OcppVersion, action: str, payload: dict[str, object]
+) -> None:
+    assert validate_call(version, "u1", action, payload, lenient=True) == "UnknownProperties"
+
+
+def test_lenient_validation_still_names_the_real_fault_behind_unknown_properties() -> None:
+    payload = {"connectorId": 1, "errorCode": "NoError", "status": "Dancing", "vendor": 1}
+    with pytest.raises(FrameRejected) as info:
+        validate_call(V16, "u1", "StatusNotification", payload, lenient=True)
+    assert info.value.failure is Failure.PROPERTY
+    assert validate_call(V16, "u2", "Heartbeat", {}, lenient=True) == ""
