@@ -35,18 +35,14 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, Producer
 from redis import Redis
-from services.processors.billing import (
-    BillingConfig,
-    BillingStep,
-    RedisBillingStore,
-    RedisLookups,
-)
+from services.processors.billing import BillingConfig, BillingStep, RedisBillingStore
 from services.processors.pipeline import handle_value
 from services.processors.wiring import build_processors
 from services.processors.write_behind import WriteBehindRedis
 
 from csms.envelope import decode
 from csms.infra import redis_keys
+from csms.infra.billing_lookups import BillingLookups
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.infra.memory_redis import MemoryRedis
 from csms.infra.redis_client import make_redis
@@ -104,9 +100,7 @@ async def step(settings: Settings, records: list[tuple[bytes, bytes]], redis_url
     await seed_tariff(redis_url)
     client = make_redis(Settings(redis_url=redis_url))
     cache = WriteBehindRedis(client)
-    billing = BillingStep(
-        RedisBillingStore(cache), RedisLookups(client, False), None, BillingConfig()
-    )
+    billing = BillingStep(RedisBillingStore(cache), BillingLookups(client), None, BillingConfig())
 
     async def on_record(record: dict[str, Any]) -> bool:
         return (await billing.on_snapshot(record)).changed

@@ -16,6 +16,8 @@ from websockets.typing import Subprotocol
 
 from csms.clock import system_clock
 from csms.handlers import Decisions, routes
+from csms.handlers.v201.transaction_cost import CostSource
+from csms.infra.billing_lookups import BillingLookups
 from csms.infra.kafka import ensure_topics
 from csms.infra.redis_client import make_redis
 from csms.infra.redis_decisions import RedisDecisions
@@ -120,6 +122,7 @@ def context_from_settings(
     decisions: Decisions,
     registry: StationRegistry | None,
     connections: Connections | None,
+    cost_source: CostSource | None = None,
 ) -> GatewayContext:
     admission = cast(Admission, settings.gateway_admission)  # Settings checks the choice
     door = FrontDoor(
@@ -143,6 +146,7 @@ def context_from_settings(
         idle_timeout_s=settings.gateway_idle_timeout_s,
         strict_call_order=settings.gateway_strict_call_order,
         strict_schema=settings.gateway_strict_schema,
+        cost_source=cost_source,
     )
 
 
@@ -211,6 +215,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             decisions,
             StationRegistry(redis),
             connections,
+            BillingLookups(redis),
         )
         server = await start_server(settings, ctx)
         listener = asyncio.create_task(connections.listen(), name="evictions")

@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from csms.clock import Clock
 from csms.envelope import FrameEnvelope, Kind, new_event_id
 from csms.handlers import CallContext, Decisions, Handler, routes
+from csms.handlers.v201.transaction_cost import ConnectionCost, CostSource
 from csms.infra.call_bus import CallReply, CallRequest, Outcome
 from csms.protocol import framing
 from csms.protocol.errors import Failure, FrameRejected, error_code
@@ -82,6 +83,8 @@ class GatewayContext:
     idle_timeout_s: float = 0.0  # <= 0: never
     strict_call_order: bool = False  # 2.0.1/2.1: refuse a CALL sent while one is unanswered
     strict_schema: bool = False  # refuse payloads with properties their schema does not define
+    # Where 2.x sessions' cost comes from (csms.infra.billing_lookups); None: tell no cost.
+    cost_source: CostSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,11 @@ class StationSession:
         self._call_lock: asyncio.Lock | None = None
         self._ended = False
         self._close_reason = ""
+        self._cost = (
+            ConnectionCost(ctx.cost_source, station, version.value)
+            if ctx.cost_source is not None and version.is_2x
+            else None
+        )
 
     async def run(self) -> None:
         metrics.CONNECTIONS.labels(self._version.value).inc()
@@ -291,7 +299,12 @@ class StationSession:
             )
         )
         ctx = CallContext(
-            self.station, self._version, call.payload, self._ctx.clock(), self._ctx.decisions
+            self.station,
+            self._version,
+            call.payload,
+            self._ctx.clock(),
+            self._ctx.decisions,
+            self._cost,
         )
         self._outstanding += 1
         try:

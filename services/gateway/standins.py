@@ -35,8 +35,5 @@ class AcceptAllDecisions:
     async def authorize(self, id_token: str) -> str:
         return "Accepted"
 
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        return None
-
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         return None

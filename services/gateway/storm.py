@@ -86,9 +86,6 @@ class StormGuard:
     async def authorize(self, id_token: str) -> TokenInfo | str:
         return await self._inner.authorize(id_token)
 
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        return await self._inner.cost_checkpoint(station, transaction_id)
-
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         return await self._inner.group_tariff(group)
 

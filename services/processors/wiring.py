@@ -5,13 +5,16 @@ rebuilt read model is folded by exactly the configuration that keeps the live on
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
+import redis.asyncio as aioredis
+
+from csms.infra.billing_lookups import BillingLookups
 from csms.settings import Settings
 from services.processors.billing import (
     BillingConfig,
     BillingStep,
     RedisBillingStore,
-    RedisLookups,
     StationMessages,
 )
 from services.processors.device_models import RedisDeviceModelStore
@@ -32,7 +35,10 @@ def build_processors(
     calls to stations (None: send nothing, as in a replay)."""
     billing = BillingStep(
         RedisBillingStore(redis_for("billing")),
-        RedisLookups(redis_for("lookups"), settings.billing_datatransfer16),
+        BillingLookups(
+            cast(aioredis.Redis, redis_for("lookups")),
+            datatransfer16=settings.billing_datatransfer16,
+        ),
         messages,
         BillingConfig(
             cost_interval_ms=settings.billing_cost_interval_s * 1000,

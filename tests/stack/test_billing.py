@@ -98,6 +98,36 @@ async def _clickhouse_bill(stack: Stack, station: str) -> dict[str, Any]:
     raise AssertionError(f"no bill of {station} in ClickHouse")
 
 
+async def _boot_showing_cost(
+    api: httpx.AsyncClient, cp: CostDisplay201, station: str, t0: int
+) -> None:
+    """Boot, report TariffCostCtrlr.Enabled[Cost] = true, and wait until the device model has
+    it (the gateway reads it at the next Started event)."""
+    boot = call201.BootNotification(
+        charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+    )
+    assert (await cp.call(boot)).status == "Accepted"
+    report = [
+        {
+            "component": {"name": "TariffCostCtrlr"},
+            "variable": {"name": "Enabled", "instance": "Cost"},
+            "variable_attribute": [{"type": "Actual", "value": "true"}],
+            "variable_characteristics": {
+                "data_type": "boolean",
+                "supports_monitoring": False,
+            },
+        }
+    ]
+    await cp.call(
+        call201.NotifyReport(request_id=1, generated_at=iso_time(t0), seq_no=0, report_data=report)
+    )
+    await _poll(
+        api,
+        f"/api/v1/stations/{station}/device-model?component=TariffCostCtrlr",
+        lambda body: bool(body.get("variables")),
+    )
+
+
 async def test_201_station_is_shown_the_cost_and_the_bill_matches(stack: Stack) -> None:
     station = f"BILL-201-{RUN}"
     bill_path = f"/api/v1/transactions/{station}/tx-1/bill"
@@ -109,31 +139,7 @@ async def test_201_station_is_shown_the_cost_and_the_bill_matches(stack: Stack) 
     ) as api:
         await _tariff_for(api, station)
         async with charger(stack.ws_url(station), CostDisplay201, station, "ocpp2.0.1") as cp:
-            boot = call201.BootNotification(
-                charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
-            )
-            assert (await cp.call(boot)).status == "Accepted"
-            report = [
-                {
-                    "component": {"name": "TariffCostCtrlr"},
-                    "variable": {"name": "Enabled", "instance": "Cost"},
-                    "variable_attribute": [{"type": "Actual", "value": "true"}],
-                    "variable_characteristics": {
-                        "data_type": "boolean",
-                        "supports_monitoring": False,
-                    },
-                }
-            ]
-            await cp.call(
-                call201.NotifyReport(
-                    request_id=1, generated_at=iso_time(t0), seq_no=0, report_data=report
-                )
-            )
-            await _poll(
-                api,
-                f"/api/v1/stations/{station}/device-model?component=TariffCostCtrlr",
-                lambda body: bool(body.get("variables")),
-            )
+            await _boot_showing_cost(api, cp, station, t0)
             for seq_no, (ts, wh) in enumerate(readings):
                 kind = "Started" if seq_no == 0 else "Updated"
                 token = f"TAG-{RUN}" if seq_no == 0 else None
@@ -163,6 +169,33 @@ async def test_201_station_is_shown_the_cost_and_the_bill_matches(stack: Stack) 
     assert running_costs[0][0] < running_costs[-1][0] < 7.38
     row = await _clickhouse_bill(stack, station)
     assert (row["total"], row["revision"], row["energy"]) == ("7.38", 1, "11500")
+
+
+async def test_back_to_back_events_are_told_the_total_the_bill_says(stack: Stack) -> None:
+    """Issue 16: a station with a one-second clock sends Started (0 Wh), Updated (5 kWh) and
+    Ended (10 kWh) with one timestamp, each right after the other's answer - long before the
+    billing has priced any of them. The Ended answer carries the total, the bill equals it to
+    the cent, and bill and transaction agree on 10 kWh."""
+    station = f"BILL-B2B-{RUN}"
+    t0 = int(datetime.now(UTC).timestamp() * 1000) - 10 * MINUTE
+    async with httpx.AsyncClient(
+        base_url=stack.api_url, headers=stack.api_headers, timeout=30
+    ) as api:
+        await _tariff_for(api, station)
+        async with charger(stack.ws_url(station), CostDisplay201, station, "ocpp2.0.1") as cp:
+            await _boot_showing_cost(api, cp, station, t0)
+            await cp.call(energy_event201("Started", t0, 0.0, 0, id_token=f"TAG-{RUN}"))
+            await cp.call(energy_event201("Updated", t0, 5_000.0, 1))
+            ended = await cp.call(energy_event201("Ended", t0, 10_000.0, 2))
+        bill = await _poll(
+            api, f"/api/v1/transactions/{station}/tx-1/bill", lambda b: b["state"] == "final"
+        )
+        tx = (await api.get(f"/api/v1/transactions/{station}/tx-1")).json()
+    # 10 kWh at 0.40 + 1.00 fee = 5.00, + 20 % tax = 6.00 (no time passed on the station clock)
+    assert (bill["total"], bill["energy_wh"], tx["energy_wh"]) == ("6.00", "10000.000", 10_000.0)
+    assert ended.total_cost == float(Decimal(bill["total"]))
+    row = await _clickhouse_bill(stack, station)
+    assert (Decimal(row["total"]), row["energy"]) == (Decimal("6.00"), "10000")
 
 
 async def test_16_session_is_billed_without_a_cost_message(stack: Stack) -> None:

@@ -10,29 +10,29 @@ between two such instants is split where a tariff period begins or ends, and pri
   (`Charging`, or no state known), at the idle price while it is connected but not charging
   (`SuspendedEV`, `SuspendedEVSE`, `EVConnected`), free otherwise (`Idle`: no EV).
 
-The walk's running result is an `Accrual` (unrounded quantities and amounts per line). It is
-also the checkpoint the gateway extends with the last TransactionEvent's own reading to tell a
-2.0.1 station the final cost in its TransactionEventResponse (`extend`) - the same arithmetic
-the billing projection uses, so the station shows what the bill says.
+The walk's running result is an `Accrual` (unrounded quantities and amounts per line). The
+energy it prices is then settled to the transaction's own figure (`settle_energy`): the walk
+says how the energy spreads over the tariff periods, csms.domain.energy says how much it is,
+so a bill never disagrees with its transaction (csms.domain.session_bill).
 
 `finish` turns an accrual into the bill: each line rounded half-up to the currency's minor
 unit, plus the session fee, the minimum / maximum price as an adjustment line, tax on the
 subtotal. Nothing here is a float except the meter readings the stations send.
 
-Meter resets and rollovers: a register that goes down either wrapped (it was near a power of
-ten and is now near zero: the energy across the wrap counts) or was reset (nothing is counted
-across the drop: a driver is never billed for energy nobody can show they got); both flagged.
+Meter resets and rollovers (csms.domain.energy.delta_wh): a register that goes down either
+wrapped (the energy across the wrap counts) or was reset (nothing is counted across the drop);
+both flagged.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from csms.domain.energy import delta_wh
 from csms.domain.tariffs import Tariff
 
 CHARGING_STATES = frozenset({"Charging", ""})  # no state known: the session is charging
@@ -41,9 +41,6 @@ RUNNING = "running"
 FINAL = "final"
 _MS_PER_HOUR = Decimal(3_600_000)
 _WH_PER_KWH = Decimal(1000)
-# A register counting up to a power of ten wrapped when it was within this share of the top
-# and now reads within this share of zero.
-_WRAP_SHARE = 0.05
 _QUANTITY = Decimal("0.0001")
 # No session is priced beyond this: instants later than start + 31 days are taken as a
 # station clock gone wrong (flag `implausible_duration`).
@@ -188,13 +185,28 @@ def accrue(
         acc.state = state
 
 
-def extend(
-    tariff: Tariff, acc: Accrual, ts_ms: int, wh: float | None, state: str | None
-) -> Accrual:
-    """A copy of `acc` extended to one more event (the gateway's view of a TransactionEvent it
-    is answering); an event older than the checkpoint adds nothing."""
+def settle_energy(tariff: Tariff, acc: Accrual, energy_wh: Decimal, at_ms: int) -> Accrual:
+    """A copy of `acc` whose energy is `energy_wh` (the transaction's figure): the energy lines
+    scaled by one factor, so each tariff period keeps its share of what the walk found; when the
+    walk found none (every reading at one instant, say), all of it priced at `at_ms`."""
     out = acc.copy()
-    accrue(tariff, out, max(ts_ms, out.at_ms), wh if ts_ms >= out.at_ms else None, state)
+    if out.energy_wh == energy_wh:
+        return out
+    energy_keys = [k for k in out.lines if k[0] == "energy"]
+    if out.energy_wh > 0 and energy_keys:
+        factor = energy_wh / out.energy_wh
+        for key in energy_keys:
+            quantity = out.lines[key][0] * factor
+            if quantity:
+                out.lines[key] = [quantity, quantity * Decimal(key[2])]
+            else:
+                del out.lines[key]
+    elif energy_wh:
+        for key in energy_keys:
+            del out.lines[key]
+        prices = tariff.prices_at(at_ms)
+        out.add("energy", prices.period, prices.energy_per_kwh, energy_wh / _WH_PER_KWH)
+    out.energy_wh = energy_wh
     return out
 
 
@@ -249,14 +261,13 @@ def cost_message(bill: Mapping[str, Any]) -> str:
 def readings_merge(
     current: Iterable[Sequence[Any]], new: Iterable[Sequence[Any]], cap: int
 ) -> list[list[Any]]:
-    """Readings [ts_ms, Wh] merged in station-time order, one per instant (the first value seen
-    for an instant wins, so a duplicate or a redelivery changes nothing). Beyond `cap`, every
-    other interior reading is dropped: totals stay exact, only the split of energy between
-    tariff periods gets coarser."""
-    merged: dict[int, float] = {}
-    for ts, wh in [*current, *new]:
-        merged.setdefault(int(ts), float(wh))
-    out = [[ts, merged[ts]] for ts in sorted(merged)]
+    """Readings [ts_ms, Wh] merged in (station time, value) order, each distinct reading once
+    (a duplicate or a redelivery changes nothing; several readings of one instant - a station
+    with a one-second clock - are all kept, in value order, as the transaction orders them).
+    Beyond `cap`, every other interior reading is dropped: the total is the transaction's, only
+    the split of energy between tariff periods gets coarser."""
+    merged = {(int(ts), float(wh)) for ts, wh in [*current, *new]}
+    out = [[ts, wh] for ts, wh in sorted(merged)]
     while len(out) > cap > 2:
         out = [out[0], *out[1:-1:2], out[-1]]
     return out
@@ -269,16 +280,10 @@ def _energy(acc: Accrual, wh: float | None) -> Decimal:
     """The energy between the last reading and `wh` (0 when either is unknown); counts it."""
     if wh is None or acc.wh is None:
         return Decimal(0)
-    before, after = acc.wh, wh
-    if after >= before:
-        delta = after - before
-    elif _wrapped(before, after):
-        delta = _register_top(before) - before + after
-        acc.flags.add("meter_rollover")
-    else:
-        delta = 0.0
-        acc.flags.add("meter_reset")
-    energy = Decimal(str(round(delta, 3)))
+    delta, flag = delta_wh(acc.wh, wh)
+    if flag:
+        acc.flags.add(flag)
+    energy = Decimal(repr(delta))
     acc.energy_wh += energy
     return energy
 
@@ -313,16 +318,6 @@ def _price_energy(tariff: Tariff, acc: Accrual, start: int, end: int, energy: De
 
 def _pieces(tariff: Tariff, start: int, end: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise([start, *tariff.boundaries(start, end), end]))
-
-
-def _wrapped(before: float, after: float) -> bool:
-    top = _register_top(before)
-    return before >= top * (1 - _WRAP_SHARE) and after <= top * _WRAP_SHARE
-
-
-def _register_top(wh: float) -> float:
-    """The power of ten a register reading `wh` counts up to."""
-    return float(10 ** max(1, math.ceil(math.log10(wh + 1))))
 
 
 def _bounded(tariff: Tariff, subtotal: Decimal) -> Decimal:

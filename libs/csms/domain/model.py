@@ -66,6 +66,9 @@ class Transaction:
     # The envelope that last changed this transaction: when exactly that frame is redelivered,
     # its snapshot is published again, since a crash may have lost it after Redis was written.
     last_event_id: str = ""
+    # How many times the fold changed it (set by `advance`, like last_event_id): orders the
+    # snapshots of one transaction, so a redelivered older one never overwrites a newer one.
+    revision: int = 0
     # --- what 2.x says (1.6: inferred from StatusNotification) -------------------------------
     charging_state: str = ""  # 2.0.1 ChargingStateEnumType, the latest by station time
     trigger_reason: str = ""  # 2.0.1 TriggerReasonEnumType of the latest event

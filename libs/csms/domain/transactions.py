@@ -20,11 +20,14 @@ reason are kept (they rarely differ between one transaction's frames; when they 
 applied wins). So Kafka redelivery or a full replay over an existing read model leaves the
 state as it was, out-of-order offline messages give the meter readings and times of an
 in-order pass, and an update that adds nothing is visible as `apply(s, u) == s`.
-`last_event_id` is bookkeeping for the edge, set by `advance`, not part of the fold.
+`last_event_id` and `revision` are bookkeeping for the edge, set by `advance`, not part of the
+fold.
 
 Energy comes from Energy.Active.Import.Register samples of the whole connector (no phase,
-location Outlet) in Wh, kWh or MWh; energy_wh = meter_stop_wh - meter_start_wh (never below 0:
-a meter that went back is flagged `meter_decreased`).
+location Outlet) in Wh, kWh or MWh; energy_wh = meter_stop_wh - meter_start_wh by
+csms.domain.energy.delivered_wh, the one definition the bill prices too (a register that wrapped
+counts across the wrap, flag `meter_rollover`; one that went back otherwise counts 0, flag
+`meter_decreased`).
 
 The hard cases and how the fold meets them:
 * Started offline: 2.x says so (`offline`); a 1.6 StartTransaction whose timestamp is more
@@ -56,6 +59,7 @@ from typing import Any, Literal
 
 import orjson
 
+from csms.domain.energy import RESET, ROLLOVER, delivered_wh
 from csms.domain.frames import (
     OCPP2X,
     as_dict,
@@ -70,7 +74,7 @@ from csms.domain.frames import (
     parse_ts,
 )
 from csms.domain.inference16 import DEFAULT_STOP_TRIGGERS
-from csms.domain.meter_values import ENERGY_REGISTER, flatten
+from csms.domain.meter_values import ENERGY_REGISTER, call_samples, flatten
 from csms.domain.model import MeterSample, Transaction
 from csms.envelope import FrameEnvelope
 from csms.protocol.versions import OcppVersion
@@ -473,7 +477,9 @@ def apply(state: Transaction | None, update: TxUpdate) -> Transaction:
         (tx.trigger_ms, tx.trigger_reason),
         (state_ts, update.trigger_reason) if update.trigger_reason else (0, ""),
     )
-    energy = 0.0 if baseline is None or meter_stop is None else meter_stop.wh - baseline.wh
+    energy, _ = delivered_wh(
+        None if baseline is None else baseline.wh, None if meter_stop is None else meter_stop.wh
+    )
     return replace(
         tx,
         evse=tx.evse or (update.evse or 0),
@@ -486,7 +492,7 @@ def apply(state: Transaction | None, update: TxUpdate) -> Transaction:
         meter_start_ms=0 if baseline is None else baseline.ts_ms,
         meter_stop_wh=None if meter_stop is None else meter_stop.wh,
         meter_stop_ms=0 if meter_stop is None else meter_stop.ts_ms,
-        energy_wh=max(energy, 0.0),
+        energy_wh=energy,
         stop_reason=station_stop_reason or policy_reason,
         updated_ms=max(tx.updated_ms, update.received_ms),
         charging_state=state_changes[-1][1] if state_changes else tx.charging_state,
@@ -530,7 +536,7 @@ def advance(state: Transaction | None, update: TxUpdate) -> tuple[Transaction, V
     after = apply(state, update)
     if state is not None and after == state:
         return state, "republish" if state.last_event_id == update.event_id else "skip"
-    return replace(after, last_event_id=update.event_id), "apply"
+    return replace(after, last_event_id=update.event_id, revision=after.revision + 1), "apply"
 
 
 # --- derived views ------------------------------------------------------------------------
@@ -569,6 +575,7 @@ def missing_seq_nos(tx: Transaction) -> list[int]:
 
 def flags(tx: Transaction) -> list[str]:
     """What an operator should know about how this transaction was observed."""
+    _, register = delivered_wh(tx.meter_start_wh, tx.meter_stop_wh)
     checks = {
         "no_start": bool(tx.stops or tx.policy_reason) and not tx.started_seen,
         "stopped_twice": len(tx.stops) > 1,
@@ -576,9 +583,8 @@ def flags(tx: Transaction) -> list[str]:
         "offline": tx.offline,
         "baseline_from_first_sample": tx.first_reading_wh is not None
         and tx.meter_start_wh != tx.first_reading_wh,
-        "meter_decreased": tx.meter_start_wh is not None
-        and tx.meter_stop_wh is not None
-        and tx.meter_stop_wh < tx.meter_start_wh,
+        "meter_decreased": register == RESET,  # went back without wrapping: 0 Wh counted
+        ROLLOVER: register == ROLLOVER,  # wrapped past a power of ten: counted across it
         "closed_by_policy": bool(tx.policy_reason) and not tx.stops,
         "rebooted": tx.boot_ms > 0,
         "remote_start": bool(tx.remote_start_uid or tx.remote_start_id is not None),
@@ -811,6 +817,14 @@ def _status_16(env: FrameEnvelope, payload: dict[str, Any]) -> StationSignal | N
 
 
 def _transaction_event(env: FrameEnvelope, payload: dict[str, Any]) -> TxUpdate | None:
+    return transaction_event_update(env.station, env.proto, env.id, env.ts, payload)
+
+
+def transaction_event_update(
+    station: str, proto: str, event_id: str, received_ms: int, payload: dict[str, Any]
+) -> TxUpdate | None:
+    """What a 2.x TransactionEventRequest says about its transaction (None without an id): the
+    processors' fold reads it from the frame log, the gateway from the CALL it is answering."""
     info = as_dict(payload.get("transactionInfo"))
     transaction_id = id_text(info.get("transactionId"))
     if not transaction_id:
@@ -819,19 +833,22 @@ def _transaction_event(env: FrameEnvelope, payload: dict[str, Any]) -> TxUpdate 
     evse_id, connector_id = as_int(evse.get("id")), as_int(evse.get("connectorId"))
     event_type = as_str(payload.get("eventType"))
     ended = event_type == "Ended"
+    samples = call_samples(
+        proto, "TransactionEvent", payload, station=station, fallback_ms=received_ms
+    )
     return TxUpdate(
-        station=env.station,
+        station=station,
         transaction_id=transaction_id,
-        proto=env.proto,
-        event_id=env.id,
-        received_ms=env.ts,
-        ts_ms=parse_ts(payload.get("timestamp"), env.ts),
+        proto=proto,
+        event_id=event_id,
+        received_ms=received_ms,
+        ts_ms=parse_ts(payload.get("timestamp"), received_ms),
         evse=evse_id if evse_id and evse_id > 0 else None,
         connector=connector_id if connector_id and connector_id > 0 else None,
         id_token=as_str(as_dict(payload.get("idToken")).get("idToken")),
         ended=ended,
         stop_reason=as_str(info.get("stoppedReason"), DEFAULT_STOP_REASON) if ended else "",
-        readings=energy_readings(flatten(env)),
+        readings=energy_readings(samples),
         event_type=event_type,
         started=event_type == "Started",
         seq_no=as_int(payload.get("seqNo")),

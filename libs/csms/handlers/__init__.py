@@ -1,9 +1,9 @@
 """Answers to charger-initiated CALLs: one module per action per version, explicit route tables.
 
 A handler is `async (CallContext) -> response payload`. Decisions that need shared state
-(admission, 1.6 transaction ids, authorization, a session's cost so far) come through the
-injected `Decisions`; everything else is answered locally from the request and the clock, so
-handlers stay pure.
+(admission, 1.6 transaction ids, authorization) come through the injected `Decisions`, a
+session's cost through the connection's `CostAnswers`; everything else is answered locally
+from the request and the clock, so handlers stay pure.
 """
 
 from __future__ import annotations
@@ -56,17 +56,18 @@ class Decisions(Protocol):
         group (enough for simple implementations such as test fakes)."""
         ...
 
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        """The billing checkpoint of a running transaction ({"tariff", "acc", "show"}, see
-        csms.infra.redis_keys.cost_checkpoint), None when there is none (the station cannot
-        display cost, or the billing has not caught up) or it cannot be read."""
-        ...
-
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         """The tariff assigned now to an id-token group (scope `group:<group>`), as the version
         valid now (csms.domain.tariffs.Tariff.to_dict); None when there is none or it cannot be
         read. Only 2.1 Authorize asks (its answer may carry the driver's tariff)."""
         ...
+
+
+class CostAnswers(Protocol):
+    """The cost side of one 2.x connection (csms.handlers.v201.transaction_cost.ConnectionCost):
+    the TransactionEventResponse fields that tell the station its cost."""
+
+    async def answer(self, payload: dict[str, Any], now_ms: int) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class CallContext:
     payload: dict[str, Any]
     now_ms: int
     decisions: Decisions
+    cost: CostAnswers | None = None  # 2.x connections of a gateway that prices sessions
 
 
 Handler = Callable[[CallContext], Awaitable[dict[str, Any]]]

@@ -15,10 +15,6 @@ Authorization reads the id-token cache `csms:idtoken:<token>` (fields status, ex
 network is open: a token nobody has listed is Accepted. A listed token is Accepted unless its
 status says otherwise, or its expiry (ISO 8601 or epoch ms) has passed, which makes it Expired.
 
-The cost checkpoint is the billing projection's `csms:cost:<station>/<transaction id>` (JSON);
-it only decorates a TransactionEvent answer, so an unreadable one (or Redis failing on it) is
-logged and treated as absent rather than failing the answer the station waits for.
-
 A group's tariff (2.1 AuthorizeResponse.tariff) is the tariff assigned now to scope
 `group:<group>` (redis_keys.TARIFF_ASSIGNMENTS), in its version valid now; likewise a
 decoration, absent when unreadable. Only the group's own assignment counts: the station, EVSE
@@ -34,11 +30,9 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from csms.clock import Clock, system_clock
 from csms.domain.tariffs import assignment_key, version_at
-from csms.domain.transactions import tx_key
 from csms.handlers import BootDecision, TokenInfo
 from csms.infra import redis_keys
 from csms.infra.station_registry import ACCEPTED, PENDING, REJECTED, StationRegistry
@@ -122,24 +116,6 @@ class RedisDecisions:
         if status == ACCEPTED and expiry_ms <= self._clock():
             status = "Expired"
         return TokenInfo(status, expiry_ms=expiry_ms, group=group)
-
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        key = redis_keys.cost_checkpoint(tx_key(station, transaction_id))
-        try:
-            raw = await self._redis.get(key)
-        except RedisError as exc:
-            log.warning("cost checkpoint %s unreadable: %s", key, exc)
-            return None
-        if raw is None:
-            return None
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            value = None
-        if not isinstance(value, dict):
-            log.warning("cost checkpoint %s is not a JSON object", key)
-            return None
-        return value
 
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         # Two round trips: the group's assignment history, then its tariff's versions.

@@ -156,15 +156,16 @@ def tariff(tariff_id: str) -> str:
 
 
 def bill(tx_key: str) -> str:
-    """String: JSON of the billing projection's state of one transaction (services/processors/
-    billing.py): the tariff version it is priced with, readings, the running or final bill."""
+    """String: JSON of the billing projection's state of one transaction (csms.domain.
+    session_bill): the tariff version it is priced with, readings, the running or final bill."""
     return f"{PREFIX}:bill:{tx_key}"
 
 
 def cost_checkpoint(tx_key: str) -> str:
-    """String: JSON {"tariff", "acc", "show"} - the priced-so-far accrual of a running
-    transaction of a station that can display cost, which the gateway extends with the
-    TransactionEvent it answers (csms.domain.billing.extend). Expires after the session."""
+    """String: JSON {"tariff", "show", "state", "tx"} - the billing state and transaction so
+    far of a running session of a station that can display cost, which the gateway folds the
+    TransactionEvents it answers into (csms.domain.session_bill.Ledger, ADR 0019). Expires
+    after the session."""
     return f"{PREFIX}:cost:{tx_key}"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from csms.domain.billing import Accrual, Session, extend, finish, price, readings_merge
+from csms.domain.billing import Session, finish, price, readings_merge, settle_energy
 from csms.domain.tariffs import (
     TariffError,
     parse_tariff,
@@ -193,24 +193,33 @@ def test_readings_in_any_order_and_duplicated_price_the_same() -> None:
         assert got == expected
 
 
-def test_the_gateway_extension_of_a_checkpoint_equals_the_full_price() -> None:
-    t = berlin_tariff()
-    start = ms("2026-11-25T20:00:00+00:00")
-    readings = [(start + i * 10 * MIN, 2000.0 + i * 1500.0) for i in range(12)]
-    states = [
-        (start, "Charging"),
-        (start + 75 * MIN, "SuspendedEVSE"),
-        (start + 95 * MIN, "Charging"),
-    ]
-    end = start + 120 * MIN
-    whole = finish(
-        t, price(t, Session(start, end, [*readings, (end, 21000.0)], states)), final=True
-    )
-    checkpoint = price(t, Session(start, 0, readings, states))
-    restored = Accrual.from_dict(checkpoint.to_dict())
-    extended = finish(t, extend(t, restored, end, 21000.0, None), final=True)
-    assert extended == whole
-    assert checkpoint.at_ms == readings[-1][0]  # extend() left the checkpoint untouched
+def test_settling_energy_scales_each_period_share_to_the_transaction_figure() -> None:
+    t = berlin_tariff()  # the night period begins at 22:00 Berlin time (21:00 UTC)
+    start = ms("2026-11-25T20:30:00+00:00")
+    walked = price(t, Session(start, start + 60 * MIN, [(start, 0.0), (start + 60 * MIN, 4000.0)]))
+    settled = settle_energy(t, walked, Decimal(3000), start + 60 * MIN)
+    shares = {k[1]: v[0] for k, v in settled.lines.items() if k[0] == "energy"}
+    assert sum(shares.values()) == Decimal(3)  # kWh, the transaction's figure
+    assert shares["base"] == shares["night"] == Decimal("1.5")  # the walk's half-and-half kept
+    assert settled.energy_wh == Decimal(3000)
+    assert walked.energy_wh == Decimal(4000)  # a copy: the walk itself is left as it was
+
+
+def test_settling_energy_the_walk_never_saw_prices_it_at_the_reading() -> None:
+    t = tariff(energy_per_kwh="0.40")
+    same_instant = price(t, Session(0, 0, [(0, 0.0)]))
+    settled = settle_energy(t, same_instant, Decimal(10_000), 0)
+    assert finish(t, settled, final=True)["items"][0]["amount"] == "4.00"
+    gone = settle_energy(t, price(t, Session(0, MIN, [(0, 0.0), (MIN, 500.0)])), Decimal(0), MIN)
+    assert [k for k in gone.lines if k[0] == "energy"] == []
+
+
+def test_readings_of_one_instant_are_all_kept_in_value_order() -> None:
+    merged = readings_merge([[5, 0.0]], [[5, 10_000.0], [5, 5_000.0], [5, 0.0]], cap=500)
+    assert merged == [[5, 0.0], [5, 5_000.0], [5, 10_000.0]]
+    t = tariff(energy_per_kwh="1")
+    bill = finish(t, price(t, Session(5, 5, [(ts, wh) for ts, wh in merged])), final=True)
+    assert bill["energy_wh"] == "10000.000"
 
 
 def test_readings_beyond_the_cap_keep_the_total() -> None:

@@ -38,13 +38,11 @@ class FixedDecisions:
         *,
         token_status: str = "Accepted",
         first_tx: int = 100,
-        checkpoints: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
         group_tariffs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.heartbeat_interval_s = 300
         self._token_status = token_status
         self._next_tx = first_tx
-        self._checkpoints = dict(checkpoints or {})  # (station, transaction id) -> checkpoint
         self._group_tariffs = dict(group_tariffs or {})  # group -> Tariff.to_dict()
 
     async def boot(self, station: str) -> BootDecision:
@@ -56,9 +54,6 @@ class FixedDecisions:
 
     async def authorize(self, id_token: str) -> str:
         return "Blocked" if id_token == "BLOCKED" else self._token_status
-
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        return self._checkpoints.get((station, transaction_id))
 
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         return self._group_tariffs.get(group)

@@ -32,9 +32,6 @@ class TokenDecisions:
     async def authorize(self, id_token: str) -> TokenInfo:
         return self.info
 
-    async def cost_checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
-        return None
-
     async def group_tariff(self, group: str) -> Mapping[str, Any] | None:
         return None
 

@@ -139,4 +139,4 @@ class MemoryBillingStore:
         if checkpoint is None:
             self.checkpoints.pop(key, None)
         else:
-            self.checkpoints[key] = checkpoint
+            self.checkpoints[key] = orjson.loads(orjson.dumps(checkpoint))
