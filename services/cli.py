@@ -10,21 +10,19 @@ csms analytics-user add NAME [--no-readonly]   print a user entry for ANALYTICS_
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
-from types import FrameType
+from pathlib import Path
 
 from csms.settings import LOCAL_STATE_DIR, Settings
 from services.admin import api_tokens, stations
 from services.replay import args as replay_args
+from services.supervisor import Supervisor
 
 log = logging.getLogger("csms")
 
@@ -69,50 +67,26 @@ def local_api_token(settings: Settings) -> str:
     return token
 
 
+def children_status_path() -> Path:
+    """Where `csms up` keeps its children's state for `make status`."""
+    return LOCAL_STATE_DIR / "run" / "csms-children.json"
+
+
 def _up(settings: Settings) -> int:
-    """Run every service as a child process until SIGTERM/SIGINT or until one of them dies."""
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
+    """Run every service as a child process, each restarted when it dies (services.supervisor),
+    until SIGTERM/SIGINT."""
     token = local_api_token(settings)
     env = {**os.environ, "CSMS_API_TOKEN": token}
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    for name in SERVICES:
-        children[name] = subprocess.Popen([sys.executable, "-m", "services.cli", name], env=env)
+    children = {name: [sys.executable, "-m", "services.cli", name] for name in SERVICES}
+    supervisor = Supervisor(children, env, children_status_path())
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
     for what, where in _endpoints(settings):
         print(f"  {what:<16} {where}", flush=True)
     shown = "(from CSMS_API_TOKEN)" if settings.api_token else token
     print(f"  {'API admin token':<16} {shown}", flush=True)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                log.error("%s exited with code %s: stopping the stack", name, child.returncode)
-                exit_code = 1
-                stopping = True
-        time.sleep(0.5)
-    _stop_children(children)
-    return exit_code
-
-
-def _stop_children(children: dict[str, subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    for name, child in children.items():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop within %.0f s: killing it", name, grace_s)
-            with contextlib.suppress(ProcessLookupError):
-                child.kill()
-            child.wait()
+    supervisor.run()
+    return 0
 
 
 def _add_analytics_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

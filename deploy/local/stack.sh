@@ -781,6 +781,11 @@ cmd_status() {
     fi
     status_line csms "$state" "${pid:--}" \
         "gateway :$GATEWAY_PORT, API :$API_PORT, ClickHouse HTTP :$CLICKHOUSE_HTTP_PORT"
+    # `csms up` restarts a service that dies; its children's state (and the last lines of one
+    # that keeps crashing) come from the file it keeps.
+    if [[ -n $pid && -f $RUN_DIR/csms-children.json && -x $PY ]]; then
+        "$PY" -m services.supervisor "$RUN_DIR/csms-children.json" || true
+    fi
 }
 
 # ---------------------------------------------------------------------------------------- commands

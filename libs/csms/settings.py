@@ -155,6 +155,9 @@ class Settings:
     gateway_rate_limit_per_s: float = 20.0
     gateway_rate_burst: int = 60
     gateway_drain_window_s: float = 10.0
+    # ... at this many closes per second at most: a few stations are closed at once (a local
+    # stack stops in well under a second), tens of thousands are spread over the whole window.
+    gateway_drain_rate_per_s: float = 2000.0
     # Frames handed to Kafka and not acknowledged yet, over the whole gateway; at the bound the
     # sessions stop reading their sockets, and give up (close 1011) after the publish timeout.
     gateway_kafka_max_inflight: int = 10_000
@@ -272,6 +275,9 @@ class Settings:
             gateway_rate_burst=_env_int("GATEWAY_RATE_BURST", base.gateway_rate_burst),
             gateway_drain_window_s=_env_float(
                 "GATEWAY_DRAIN_WINDOW_S", base.gateway_drain_window_s
+            ),
+            gateway_drain_rate_per_s=_env_float(
+                "GATEWAY_DRAIN_RATE_PER_S", base.gateway_drain_rate_per_s
             ),
             gateway_kafka_max_inflight=_env_int(
                 "GATEWAY_KAFKA_MAX_INFLIGHT", base.gateway_kafka_max_inflight

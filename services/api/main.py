@@ -12,7 +12,9 @@ import uvicorn
 from csms.settings import Settings
 from services.api.app import create_app
 
-GRACEFUL_SHUTDOWN_S = 10
+# In-flight requests get this long after SIGTERM (a command waiting for its station is cut
+# short; its record stays in ocpp.commands and, when asynchronous, in GET /commands/{id}).
+GRACEFUL_SHUTDOWN_S = 3
 
 
 class _Server(uvicorn.Server):

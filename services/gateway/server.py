@@ -150,12 +150,23 @@ def context_from_settings(
     )
 
 
-async def drain(server: Server, connections: Connections, window_s: float) -> None:
-    """Stop accepting, then close every connection with 1012, spread evenly over `window_s`
+def drain_step_s(sessions: int, window_s: float, rate_per_s: float) -> float:
+    """The pause between two drain closes: the sessions spread evenly over `window_s`, but no
+    slower than `rate_per_s` closes a second (a handful of stations need no ten seconds)."""
+    if sessions <= 0 or window_s <= 0:
+        return 0.0
+    spread = window_s / sessions
+    return min(spread, 1.0 / rate_per_s) if rate_per_s > 0 else spread
+
+
+async def drain(
+    server: Server, connections: Connections, window_s: float, rate_per_s: float = 0.0
+) -> None:
+    """Stop accepting, then close every connection with 1012, spread over at most `window_s`
     so the stations' reconnects do not arrive in one burst; wait until all sessions ended."""
     server.close(close_connections=False)  # listening sockets only
     sessions = connections.sessions()
-    step = window_s / len(sessions) if sessions else 0.0
+    step = drain_step_s(len(sessions), window_s, rate_per_s)
     for session in sessions:
         await session.close(DRAIN_CODE, DRAIN_REASON)
         if step:
@@ -229,12 +240,19 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         )
         fatal = await _wait_for_stop_or_fatal(stop, publisher)
         log.info(
-            "draining %d connections over %.1fs", len(connections), settings.gateway_drain_window_s
+            "draining %d connections over at most %.1fs",
+            len(connections),
+            settings.gateway_drain_window_s,
         )
         # New operator calls find no listener (the API answers `unreachable` at once); calls in
         # progress end with their sessions (offline, "gateway restarting"), the rest below.
         await inbox.stop_taking()
-        await drain(server, connections, settings.gateway_drain_window_s)
+        await drain(
+            server,
+            connections,
+            settings.gateway_drain_window_s,
+            settings.gateway_drain_rate_per_s,
+        )
         await inbox.close()
         if fatal:
             # librdkafka reported a fatal error (e.g. the producer id fenced): exit non-zero so

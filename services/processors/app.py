@@ -24,7 +24,9 @@ idempotent, so redelivery changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, cast
@@ -59,16 +61,35 @@ def kafka_brokers(bootstrap: str) -> list[str]:
 
 
 class FaustOutputs:
-    """Outputs through the app's producer: faust flushes them before it commits offsets."""
+    """Outputs through the app's producer, sent at once and awaited by `delivered()`, which the
+    agents call before they write Redis (ADR 0013): a crash can then redo an output, never lose
+    it. (faust's default attaches a message to the event being processed and publishes it at
+    the commit - after the agent wrote Redis; a kill in between lost the output for good, since
+    the redelivered frame then changes nothing. Found by loadtests.faults.)"""
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
         self._topics: dict[str, faust.TopicT] = {}
+        self._pending: list[Awaitable[Any]] = []
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         if topic not in self._topics:
             self._topics[topic] = self._app.topic(topic, **RAW)
-        await self._topics[topic].send(key=key, value=value)
+        self._pending.append(await self._topics[topic].send(key=key, value=value, force=True))
+
+    async def delivered(self) -> None:
+        """Wait until Kafka acknowledged every output sent so far (acks=all). An output Kafka
+        refused for good ends the process: its frames were not committed, so a restarted worker
+        folds and sends them again."""
+        pending, self._pending = self._pending, []
+        try:
+            await asyncio.gather(*pending)
+        except Exception:
+            log.critical(
+                "an output was not delivered to Kafka: exiting for a restart", exc_info=True
+            )
+            logging.shutdown()
+            os._exit(70)
 
 
 def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
@@ -93,6 +114,13 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
         web_port=web_port if web_port > 0 else None,
         autodiscover=False,
         datadir=str(datadir),
+        # Stop (and rebalance) without waiting for the events in flight: every projection is
+        # idempotent, so what was not committed is redelivered and folded again.
+        stream_wait_empty=False,
+        # A worker killed without a goodbye holds its partitions until the broker gives up on
+        # it: 10 s rather than faust's 60 s (heartbeats stay at 3 s, a third of it).
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     client = redis if redis is not None else make_redis(settings)
     # One write-behind copy per agent: each is the only writer of its keys (write_behind.py).
@@ -101,21 +129,20 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     def redis_for(agent: str) -> WriteBehindRedis | Redis:
         return caches.get(agent, client)  # the zombie sweep reads Redis itself
 
-    processors = build_processors(
-        settings, FaustOutputs(app), redis_for, RedisStationMessages(client)
-    )
+    outputs = FaustOutputs(app)
+    processors = build_processors(settings, outputs, redis_for, RedisStationMessages(client))
     # Every agent reads the frames and the CSMS's own policy decisions (which only the
     # transactions step acts on): one input set, so a replay of both topics is the live run.
     inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
     batching = (settings.processors_batch_max, settings.processors_batch_s)
     for name, step in processors.steps.items():
         one = partial(handle, name, step=step)
-        app.agent(inputs, name=name)(_agent(name, one, caches[name], batching))
+        app.agent(inputs, name=name)(_agent(name, one, _writer(outputs, caches[name]), batching))
     # Downstream agents fold the processors' own output (the billing: transaction snapshots).
     snapshots = app.topic(settings.topics.transactions, **RAW)
     for name, value_step in processors.downstream.items():
         one = partial(handle_value, name, step=value_step)
-        app.agent(snapshots, name=name)(_agent(name, one, caches[name], batching))
+        app.agent(snapshots, name=name)(_agent(name, one, _writer(outputs, caches[name]), batching))
 
     async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         # Another worker may own those stations next: write out, then forget the copies.
@@ -149,16 +176,26 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     return app
 
 
+def _writer(outputs: FaustOutputs, cache: WriteBehindRedis) -> Callable[[], Awaitable[int]]:
+    """An agent's end of batch: its outputs acknowledged by Kafka, then its Redis writes."""
+
+    async def write() -> int:
+        await outputs.delivered()
+        return await cache.flush()
+
+    return write
+
+
 def _agent(
     name: str,
     handle_one: Callable[[object], Awaitable[None]],
-    cache: WriteBehindRedis,
+    write: Callable[[], Awaitable[int]],
     batching: tuple[int, float],
 ) -> Any:
     async def agent(stream: faust.StreamT[bytes]) -> None:
         # take(): faust acks a batch's events only after this loop body, i.e. after the flush.
         async for batch in stream.take(*batching):
-            await handle_batch(name, batch, handle_one, cache.flush)
+            await handle_batch(name, batch, handle_one, write)
 
     agent.__name__ = name
     return agent

@@ -30,10 +30,10 @@ from tests.stack.kafka_reader import publish_frames
 from tests.stack.test_processors import DEADLINE_S, RUN, Worker, _free_port
 from tests.unit.domain.builders import T0, Session, status201, transaction_event
 from tests.unit.replay.corpus import corpus
-from tests.unit.replay.snapshot import snapshot
 
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys as keys
+from csms.infra.redis_dump import snapshot
 from csms.infra.tariff_store import TariffStore
 from csms.settings import Settings, Topics
 

@@ -86,6 +86,7 @@ class Transaction:
     policy_ms: int = 0
     boot_ms: int = 0  # the station rebooted while this transaction was active (gateway clock)
     activity_ms: int = 0  # the last frame of the transaction itself (gateway clock)
+    first_seen_ms: int = 0  # the first frame of the transaction itself (gateway clock)
     first_reading_wh: float | None = None  # the earliest energy reading, even a suspect 0 Wh
     first_reading_ms: int = 0
     first_positive_wh: float | None = None  # the earliest reading above 0 Wh

@@ -379,8 +379,12 @@ def remote_matches(remote: RemoteStartSent | None, pending: PendingStart | None)
 
 
 def signal_update(tx: Transaction, signal: StationSignal) -> TxUpdate | None:
-    """What a station-wide signal means for one of its active transactions (None: nothing)."""
-    if tx.state != ACTIVE:
+    """What a station-wide signal means for one of its active transactions (None: nothing).
+
+    A signal the gateway received before the transaction's first frame says nothing about it:
+    when Kafka redelivers a status after a crash, the transaction the station started later is
+    already in the store, and must be left as an in-order pass (and a replay) leaves it."""
+    if tx.state != ACTIVE or signal.received_ms < tx.first_seen_ms:
         return None
     if signal.boot:
         return TxUpdate(
@@ -514,6 +518,7 @@ def apply(state: Transaction | None, update: TxUpdate) -> Transaction:
         policy_ms=policy_ms,
         boot_ms=max(tx.boot_ms, update.boot_ms),
         activity_ms=max(tx.activity_ms, update.received_ms if update.activity else 0),
+        first_seen_ms=_first_seen(tx.first_seen_ms, update),
         first_reading_wh=None if first is None else first.wh,
         first_reading_ms=0 if first is None else first.ts_ms,
         first_positive_wh=None if positive is None else positive.wh,
@@ -872,6 +877,12 @@ def _new(update: TxUpdate) -> Transaction:
         started_ms=start,
         updated_ms=update.received_ms,
     )
+
+
+def _first_seen(current: int, update: TxUpdate) -> int:
+    if not update.activity:
+        return current
+    return update.received_ms if current == 0 else min(current, update.received_ms)
 
 
 def _state_ts(update: TxUpdate) -> int:

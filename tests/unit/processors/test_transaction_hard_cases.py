@@ -242,6 +242,19 @@ async def test_the_same_frame_twice_and_a_kafka_redelivery_change_nothing() -> N
 # --- 1.6 stops for unknown and already stopped transactions ------------------------------
 
 
+async def test_a_status_redelivered_after_a_later_start_leaves_the_transaction_alone() -> None:
+    # Found by kill -9 of the processors under load (loadtests.faults): Kafka redelivered the
+    # Available of the previous session after the next transaction was already in the store.
+    s, store = Session("CP-RD", t0=T0 - 2_000), MemoryTransactionStore()
+    available = s.call("StatusNotification", status16(1, "Available", ts=T0 - 1_000))
+    booted = s.call("BootNotification", boot16())
+    await feed(store, available, booted, *start_16(s, 51, meter=1_000, ts=T0))
+    in_order = only(store)
+    await feed(store, available, booted)  # redelivered after a crash
+    assert only(store) == in_order
+    assert (in_order.state_changes, in_order.boot_ms) == ([], 0)
+
+
 async def test_16_stop_for_an_unknown_transaction_is_recorded_and_flagged() -> None:
     s, store = Session("CP-H"), MemoryTransactionStore()
     await feed(store, s.call("StopTransaction", stop16(777, 5_000, T0, reason="PowerLoss")))

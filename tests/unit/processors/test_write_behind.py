@@ -15,10 +15,10 @@ from services.processors.pipeline import Processors
 from services.processors.stores import RedisStationStore, RedisTransactionStore
 from services.processors.write_behind import WriteBehindRedis
 
+from csms.infra.redis_dump import snapshot
 from csms.settings import Topics
 from tests.unit.redis_db import flushed_redis
 from tests.unit.replay.corpus import corpus
-from tests.unit.replay.snapshot import snapshot
 
 BASE = os.environ.get("CSMS_TEST_REDIS_BASE", "redis://127.0.0.1:6379")
 

@@ -16,10 +16,10 @@ from csms.domain.model import Transaction
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
 from csms.infra.memory_redis import MemoryRedis, write_to
+from csms.infra.redis_dump import snapshot
 from csms.settings import Settings, Topics
 from tests.unit.domain.builders import T0, Session, transaction_event
 from tests.unit.replay.corpus import corpus
-from tests.unit.replay.snapshot import snapshot
 
 TOPICS = Topics(prefix="unit-replay.")
 SETTINGS = Settings(topics=TOPICS)

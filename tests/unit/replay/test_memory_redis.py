@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from csms.infra.memory_redis import MemoryRedis, UnsupportedCommand, write_to
-from tests.unit.replay.snapshot import snapshot
+from csms.infra.redis_dump import snapshot
 
 
 async def apply(client: object) -> None:

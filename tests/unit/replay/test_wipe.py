@@ -6,8 +6,8 @@ from redis.asyncio import Redis
 from services.replay.wipe import read_model_keys, wipe_read_model
 
 from csms.infra import redis_keys as keys
+from csms.infra.redis_dump import snapshot
 from tests.unit.replay.corpus import corpus
-from tests.unit.replay.snapshot import snapshot
 from tests.unit.replay.test_fold import fold_into
 
 KEPT = {

@@ -1,4 +1,5 @@
-"""A type-aware dump of Redis keys, to compare a rebuilt read model with the live one."""
+"""A type-aware dump of Redis keys, to compare a rebuilt read model with the live one (the
+replay tests, and the fault runner of loadtests.faults)."""
 
 from __future__ import annotations
 
