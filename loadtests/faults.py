@@ -406,9 +406,15 @@ async def _check_sessions(stack: LocalStack, record: FleetRecord, report: Report
     pending = list(record.sessions)
     deadline = time.monotonic() + DEADLINE_S
     problems: dict[str, str] = {}
+    room = asyncio.Semaphore(16)  # the API's own pace; thousands at once only time out
+
+    async def problem(api: httpx.AsyncClient, session: Any) -> str:
+        async with room:
+            return await _session_problem(api, session)
+
     async with _api(stack) as api:
         while pending and time.monotonic() < deadline:
-            found = await asyncio.gather(*(_session_problem(api, s) for s in pending))
+            found = await asyncio.gather(*(problem(api, s) for s in pending))
             checked = list(zip(pending, found, strict=True))
             problems = {f"{s.station}/{s.transaction_id}": p for s, p in checked if p}
             pending = [s for s, p in checked if p]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +34,15 @@ DESCRIPTION = (
 )
 
 
+async def _warm_validators() -> None:
+    """Compile the command validators one at a time, yielding to requests in between (a
+    request that needs one first compiles it itself: the cache is shared)."""
+    for ocpp in OcppVersion:
+        for action in CSMS_ACTIONS[ocpp]:
+            warm(ocpp, [action])
+            await asyncio.sleep(0)
+
+
 def _version() -> str:
     try:
         return version("csms")
@@ -58,8 +69,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for ocpp in OcppVersion:  # every command's payload is checked against its schema
-            warm(ocpp, CSMS_ACTIONS[ocpp])
+        # Every command's payload is checked against its schema: compile them while serving
+        # (≈ 15 ms each, 200 of them), so a restarted API answers in ~2 s rather than ~8 s.
+        warming = asyncio.create_task(_warm_validators(), name="warm-validators")
         if kafka_audit is not None:
             await ensure_topics(settings)
             await kafka_audit.start()
@@ -67,6 +79,9 @@ def create_app(
         try:
             yield
         finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
             await commands.close()
             await bus.stop()
             if kafka_audit is not None:
