@@ -16,7 +16,6 @@ outcome on `ocpp.commands`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from csms.infra import redis_keys
 from csms.text import as_text
 
 log = logging.getLogger(__name__)
+STOP_WAIT_S = 2.0
 
 # What became of a call:
 # result       the station answered CALLRESULT (payload valid against the response schema)
@@ -173,8 +173,11 @@ class CallBus:
     async def stop(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            # Bounded: a listener cancelled while redis-py is still subscribing can hang in the
+            # pub/sub connection's cleanup (seen when the API stopped right after it started).
+            done, _ = await asyncio.wait({self._listener}, timeout=STOP_WAIT_S)
+            if not done:
+                log.warning("replies listener did not stop within %.0f s: left", STOP_WAIT_S)
         for fut in self._waiting.values():
             fut.cancel()
 
