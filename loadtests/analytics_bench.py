@@ -4,7 +4,7 @@ ClickHouse in a temp dir) -> queryable over its ClickHouse HTTP interface.
     python -m loadtests.analytics_bench backlog --frames 300000
     python -m loadtests.analytics_bench paced --rate 2572 --seconds 60
 
-The frames are the replay benchmark's realistic stations (loadtests.replay_bench: 1.6 and 2.0.1,
+The frames are the replay benchmark's realistic stations (loadtests.corpus: 1.6 and 2.0.1,
 boots, statuses, sessions with a meter value a minute - MeterValues / TransactionEvent with
 their samples), as the gateway records them.
 
@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,9 +38,9 @@ from confluent_kafka.admin import AdminClient
 
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import Settings, Topics
-from loadtests.billing_bench import quantile_ms
-from loadtests.processors_bench import GATEWAY_RATE
-from loadtests.replay_bench import Station, interleaved, produce
+from loadtests.corpus import Station, interleaved, produce
+from loadtests.processes import ServiceProcess
+from loadtests.processors_bench import GATEWAY_RATE, quantile_ms
 
 RUN_SINK = "from csms.settings import Settings; from services.analytics.main import run; "
 RUN_SINK += "run(Settings.from_env())"
@@ -67,7 +66,6 @@ class Sink:
 
     def __init__(self, settings: Settings, folder: Path) -> None:
         self.port = free_port()
-        self.log = folder / "analytics.log"
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -77,22 +75,15 @@ class Sink:
             "ANALYTICS_GROUP_ID": settings.analytics_group_id,
             "CSMS_LOG_LEVEL": "WARNING",
         }
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", RUN_SINK], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the sink exited: {self.log.read_text()[-2000:]}")
-            try:
-                if self.http.get("/ping").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise SystemExit("the sink did not start")
+        url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-c", RUN_SINK]
+        self.process = ServiceProcess(argv, env, folder / "analytics.log", f"{url}/ping").start()
+        try:
+            self.process.wait_healthy(120)
+        except RuntimeError as exc:
+            self.process.stop(60)
+            raise SystemExit(f"the sink did not start: {exc}") from None
+        self.http = httpx.Client(base_url=url, timeout=30)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         reply = self.http.post("/", content=sql + " FORMAT JSONEachRow")
@@ -103,11 +94,7 @@ class Sink:
         return int(self.query(f"SELECT count() AS n FROM {table}")[0]["n"])
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.process.stop(60)
         self.http.close()
 
 

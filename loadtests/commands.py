@@ -18,6 +18,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -134,8 +135,7 @@ def main() -> None:
     if args.output == "-":
         print(text)
     else:
-        with open(args.output, "w") as f:
-            f.write(text)
+        Path(args.output).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -301,7 +301,7 @@ class FleetCharger:
 
     def _backoff(self, failures: int) -> float:
         base = min(5.0, 0.25 * 2 ** min(failures, 6))
-        return base * self.rng.uniform(0.5, 1.0)
+        return float(base * self.rng.uniform(0.5, 1.0))
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

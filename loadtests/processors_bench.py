@@ -1,5 +1,5 @@
 """Processor throughput and lag: the real `csms processors` worker against the local Kafka and
-Redis, fed the replay benchmark's realistic frames (loadtests.replay_bench: 1.6 and 2.0.1
+Redis, fed the replay benchmark's realistic frames (loadtests.corpus: 1.6 and 2.0.1
 stations charging, a meter value a minute).
 
     python -m loadtests.processors_bench backlog --frames 200000
@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -30,12 +29,17 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import LOCAL_STATE_DIR, Settings, Topics
-from loadtests.replay_bench import Station, cleanup, interleaved, produce
+from loadtests.corpus import Station, cleanup, interleaved, produce
+from loadtests.processes import ServiceProcess, stop_all
 
-# The gateway benchmark's rate per gateway core (docs/benchmarks.md, issue 4).
+# The gateway benchmark's rate per gateway core (docs/benchmarks.md, "Gateway").
 GATEWAY_RATE = 2572
 RUN_PROCESSORS = "from csms.settings import Settings; from services.processors.main import run; "
 RUN_PROCESSORS += "run(Settings.from_env())"
+
+
+def quantile_ms(sorted_s: list[float], q: float) -> float:
+    return sorted_s[min(len(sorted_s) - 1, int(q * len(sorted_s)))] * 1000
 
 
 def lag(consumer: Consumer, topic: str) -> tuple[int, int]:
@@ -52,7 +56,7 @@ def lag(consumer: Consumer, topic: str) -> tuple[int, int]:
     return behind, done
 
 
-def start_worker(settings: Settings, redis_url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, redis_url: str, log: Path) -> ServiceProcess:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -61,10 +65,7 @@ def start_worker(settings: Settings, redis_url: str, log: Path) -> subprocess.Po
         "PROCESSORS_APP_ID": settings.processors_app_id,
         "PROCESSORS_WEB_PORT": "0",
     }
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", RUN_PROCESSORS], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    return ServiceProcess([sys.executable, "-c", RUN_PROCESSORS], env, log).start()
 
 
 def group_consumer(settings: Settings) -> Consumer:
@@ -78,28 +79,20 @@ def group_consumer(settings: Settings) -> Consumer:
     )
 
 
-def start_workers(
-    settings: Settings, redis_url: str, log: Path, n: int
-) -> list[subprocess.Popen[bytes]]:
+def start_workers(settings: Settings, redis_url: str, log: Path, n: int) -> list[ServiceProcess]:
     """n processor processes in one consumer group (the partitions are shared among them)."""
     return [start_worker(settings, redis_url, log.with_suffix(f".{i}.log")) for i in range(n)]
 
 
-def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        try:
-            worker.wait(120)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+def stop_workers(workers: list[ServiceProcess]) -> None:
+    """SIGTERM to all, then up to 120 s each to drain before SIGKILL."""
+    stop_all(workers, 120)
 
 
-def check_alive(workers: list[subprocess.Popen[bytes]], log: Path) -> None:
+def check_alive(workers: list[ServiceProcess], log: Path) -> None:
     for worker in workers:
-        if worker.poll() is not None:
-            raise SystemExit(f"processors exited {worker.returncode}; see {log}.*")
+        if (code := worker.returncode) is not None:
+            raise SystemExit(f"processors exited {code}; see {log}.*")
 
 
 def backlog(

@@ -200,7 +200,7 @@ class Settings:
     # JSON file of 1.6 inference rules per vendor/model (csms.domain.inference16.RulesRegistry
     # .from_dict); empty = the default rules for every station.
     inference16_rules: str = ""
-    # Billing (services/processors/billing.py): stations that can display cost get CostUpdated
+    # Billing (libs/csms/projections/billing.py): stations that can display cost get CostUpdated
     # (2.x) every billing_cost_interval_s of session time (0 = never); 1.6 stations that report
     # CustomDisplayCostAndPrice get the OCA RunningCost/FinalCost DataTransfer only when
     # billing_datatransfer16 is on (a vendor extension: off by default).
@@ -209,7 +209,7 @@ class Settings:
     analytics_group_id: str = "csms-analytics"
     analytics_batch_rows: int = 50_000
     analytics_batch_seconds: float = 0.5
-    # Users of the local ClickHouse HTTP endpoint (services/analytics/http_endpoint.py): path to
+    # Users of the local ClickHouse HTTP endpoint (services/analytics/http_endpoint/): path to
     # a JSON file {"<user>": {"password_sha256": "<hex>", "readonly": true}}; empty = only
     # `default` without password, and then the endpoint serves loopback hosts only.
     analytics_http_users: str = ""

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from loadtests.locust_ocpp import messages as m
-from loadtests.locust_ocpp.messages import CallErrorAnswer, Payload, Tx
+from loadtests import ocpp_payloads as m
+from loadtests.locust_ocpp import answers as a
+from loadtests.locust_ocpp.answers import CallErrorAnswer
 from loadtests.locust_ocpp.transport import (
     CallFailed,
     CallHandler,
@@ -25,6 +26,7 @@ from loadtests.locust_ocpp.transport import (
     ConnectionLost,
     Reporter,
 )
+from loadtests.ocpp_payloads import Payload, Tx
 
 STORM_TYPE = "STORM"
 REBOOT_NAME = "reboot-after-drop"
@@ -292,7 +294,7 @@ class Charger:
 
     def on_call(self, action: str, payload: Payload) -> Payload | CallErrorAnswer:
         """Answer a CSMS CALL at once (receive side); effects wait for the main loop."""
-        answer = m.answer(self.proto, action, payload)
+        answer = a.answer(self.proto, action, payload)
         if isinstance(answer, CallErrorAnswer):
             return answer
         if action in ("RemoteStartTransaction", "RequestStartTransaction"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from loadtests.locust_ocpp.messages import PROTOCOLS
+from loadtests.ocpp_payloads import PROTOCOLS
 
 DEFAULT_MIX = "ocpp1.6=50,ocpp2.0.1=40,ocpp2.1=10"
 SHAPES = ("none", "ramp", "steady", "storm")

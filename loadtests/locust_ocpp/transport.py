@@ -21,7 +21,8 @@ import gevent
 import websocket
 from gevent.event import AsyncResult
 
-from loadtests.locust_ocpp.messages import CallErrorAnswer, Payload
+from loadtests.locust_ocpp.answers import CallErrorAnswer
+from loadtests.ocpp_payloads import Payload
 
 # (request_type, name, response_time_ms, response_length, exception or None)
 Reporter = Callable[[str, str, float, int, BaseException | None], None]

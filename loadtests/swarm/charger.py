@@ -15,6 +15,8 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from loadtests import ocpp_payloads as payloads
+from loadtests.ocpp_payloads import Tx
 from loadtests.swarm import frames as f
 from loadtests.swarm.config import SwarmConfig, source_address, station_id, target_url
 from loadtests.swarm.report import Stats
@@ -38,10 +40,7 @@ class Charger:
         self.start_at = t0 + cfg.ramp_s * share
         self.deadline = t0 + cfg.duration_s
         self.uid = 0
-        self.meter_wh = 1000
-        self.tx16 = 0
-        self.tx201 = ""
-        self.seq = 0
+        self.tx = Tx(f"TAG-{index}", meter_wh=1000)
         self.charging = False
 
     # --- connection life ---------------------------------------------------------------------
@@ -146,7 +145,7 @@ class Charger:
 
     async def _boot(self, ws: ClientConnection) -> bool:
         """BootNotification until Accepted; Pending/Rejected wait the interval plus jitter."""
-        payload = f.boot_201(self.station) if self.v201 else f.boot_16(self.station)
+        payload = payloads.boot(self.proto, self.station, vendor="Swarm")
         while time.monotonic() < self.deadline:
             answer = await self.call(ws, "BootNotification", payload)
             status = answer.get("status") if isinstance(answer, dict) else None
@@ -164,50 +163,36 @@ class Charger:
             await self.idle_until(ws, time.monotonic() + wait)
         return False
 
-    async def _status(self, ws: ClientConnection, v16: str, v201: str) -> None:
-        if self.v201:
-            await self.call(ws, "StatusNotification", f.status_201(v201))
-        else:
-            await self.call(ws, "StatusNotification", f.status_16(v16))
+    async def _status(self, ws: ClientConnection, state: str) -> None:
+        """`state` in the 1.6 vocabulary; 2.x stations say Occupied for a session's states."""
+        await self.call(ws, "StatusNotification", payloads.status(self.proto, state))
 
     async def _start(self, ws: ClientConnection) -> None:
-        tag = f"TAG-{self.index}"
+        self.tx.seq_no = 0
         if self.v201:
-            await self._status(ws, "Preparing", "Occupied")
-            self.seq = 0
-            self.tx201 = f"{self.station}-{int(time.time() * 1000)}"
-            payload = f.transaction_event_201("Started", self.tx201, 0, self.meter_wh, tag)
-            await self.call(ws, "TransactionEvent", payload)
+            await self._status(ws, "Preparing")
+            self.tx.transaction_id = f"{self.station}-{int(time.time() * 1000)}"
+            await self.call(ws, *payloads.start(self.proto, self.tx))
         else:
-            answer = await self.call(ws, "StartTransaction", f.start_16(tag, self.meter_wh))
-            self.tx16 = int(answer.get("transactionId", 0)) if isinstance(answer, dict) else 0
-            await self._status(ws, "Charging", "Occupied")
+            answer = await self.call(ws, *payloads.start(self.proto, self.tx))
+            tx16 = int(answer.get("transactionId", 0)) if isinstance(answer, dict) else 0
+            self.tx.transaction_id = str(tx16)
+            await self._status(ws, "Charging")
         self.charging = True
 
     async def _meter(self, ws: ClientConnection) -> None:
-        self.meter_wh += 90
-        if self.v201:
-            self.seq += 1
-            payload = f.transaction_event_201("Updated", self.tx201, self.seq, self.meter_wh, "")
-            await self.call(ws, "TransactionEvent", payload)
-        else:
-            await self.call(ws, "MeterValues", f.meter_values_16(self.tx16, self.meter_wh))
+        self.tx.meter_wh += 90
+        await self.call(ws, *payloads.meter(self.proto, self.tx))
 
     async def _stop(self, ws: ClientConnection) -> None:
-        tag = f"TAG-{self.index}"
-        if self.v201:
-            self.seq += 1
-            payload = f.transaction_event_201("Ended", self.tx201, self.seq, self.meter_wh, tag)
-            await self.call(ws, "TransactionEvent", payload)
-        else:
-            await self.call(ws, "StopTransaction", f.stop_16(self.tx16, tag, self.meter_wh))
-        await self._status(ws, "Available", "Available")
+        await self.call(ws, *payloads.stop(self.proto, self.tx))
+        await self._status(ws, "Available")
         self.charging = False
 
     async def _live(self, ws: ClientConnection) -> None:
         """Heartbeats, and sessions with periodic meter values, until the deadline."""
         cfg = self.cfg
-        await self._status(ws, "Available", "Available")
+        await self._status(ws, "Available")
         now = time.monotonic()
         # Random phases, so that chargers started together do not act in lock-step.
         next_hb = now + random.uniform(0, cfg.heartbeat_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from loadtests.swarm.config import SwarmConfig
 from loadtests.swarm.runner import run_swarm
@@ -61,5 +62,4 @@ def main(argv: list[str] | None = None) -> None:
     if output == "-":
         sys.stdout.write(text + "\n")
     else:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        Path(output).write_text(text + "\n", encoding="utf-8")

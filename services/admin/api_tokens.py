@@ -11,9 +11,9 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
+from csms.infra.api_tokens import ApiTokens, Role, TokenNameTaken
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
-from services.api.auth import ApiTokens, Role, TokenNameTaken
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -82,9 +82,10 @@ def parse_type(text: str) -> DataType:
         return DataType(text)
     name = text[:open_at]
     args: list[DataType | str] = []
-    for raw in _split_args(text[open_at + 1 : -1]):
+    for element in _split_args(text[open_at + 1 : -1]):
+        raw = element
         if name in ("Tuple", "Nested"):
-            raw = _NAMED_ELEMENT.sub("", raw, count=1)  # `Tuple(a UInt8)` -> UInt8
+            raw = _NAMED_ELEMENT.sub("", element, count=1)  # `Tuple(a UInt8)` -> UInt8
         plain = raw[:1] in ("'", '"') or raw[:1].isdigit() or raw[:1] == "-"
         args.append(
             raw if plain or name in ("DateTime64", "DateTime", "Decimal") else parse_type(raw)

@@ -64,16 +64,6 @@ class KafkaAudit:
         await self._producer.send_and_wait(topic, orjson.dumps(record), key=key.encode())
 
 
-class MemoryAudit:
-    """AuditSink for unit tests: keeps the records."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str, dict[str, Any]]] = []
-
-    async def record(self, topic: str, key: str, record: dict[str, Any]) -> None:
-        self.records.append((topic, key, record))
-
-
 def audit_record(actor: str, role: str, action: str, **fields: Any) -> dict[str, Any]:
     """The common shape: id, ts (epoch ms), actor, role, action, then the action's fields."""
     return {

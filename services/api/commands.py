@@ -29,11 +29,11 @@ from csms.commands import (
     validate_request,
 )
 from csms.infra import redis_keys
+from csms.infra.api_tokens import Principal
 from csms.infra.call_bus import CallBus, CallReply, Outcome, Route, route_of
 from csms.protocol.versions import OcppVersion
 from csms.text import as_text
 from services.api.audit import AuditSink, audit_record, redact
-from services.api.auth import Principal
 from services.api.errors import ApiError
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,12 @@
 """The gateway's Kafka client: librdkafka (confluent-kafka) under the FramePublisher.
 
-Why not aiokafka here (docs/adr/0010-gateway-kafka-client.md): aiokafka encodes, compresses and
-sends in Python on the event loop, ≈ 45-90 µs of the gateway's only core per frame, and it never
-resets its idempotent producer id, so one batch expired during a broker outage poisoned a
-partition until the gateway restarted. librdkafka does all of that in its own C threads (outside
-the GIL): a frame costs the event loop only the `produce()` call, and it recovers its idempotent
-state by itself, like the Java client. The rest of the CSMS keeps aiokafka (faust is built on it).
+Why not aiokafka here (docs/adr/0010-gateway-kafka-client-librdkafka.md): aiokafka encodes,
+compresses and sends in Python on the event loop, ≈ 45-90 µs of the gateway's only core per
+frame, and it never resets its idempotent producer id, so one batch expired during a broker
+outage poisoned a partition until the gateway restarted. librdkafka does all of that in its own
+C threads (outside the GIL): a frame costs the event loop only the `produce()` call, and it
+recovers its idempotent state by itself, like the Java client. The rest of the CSMS keeps
+aiokafka (faust is built on it).
 
 Delivery reports arrive on one poller thread and are handed to the event loop in batches: one
 cross-thread wake-up per poll, not one per frame.

@@ -1,7 +1,8 @@
 """The session's rules as pure data and functions: which CALLs a station may send in its
 registration state and with CALLs outstanding, and the fixed close codes and reasons.
 
-Close reasons are constants (never input) and fit in 123 bytes; docs/adr/0007 explains codes.
+Close reasons are constants (never input) and fit in 123 bytes; the codes are explained in
+docs/adr/0007-one-outstanding-call-and-front-door-closes.md.
 """
 
 from __future__ import annotations

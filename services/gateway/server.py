@@ -29,6 +29,7 @@ from csms.security.client_cert import ClientCertMode
 from csms.settings import Settings
 from services.gateway.calls import RESTARTING, CallInbox
 from services.gateway.connections import Connections
+from services.gateway.context import GatewayContext
 from services.gateway.handshake import (
     Admission,
     FrontDoor,
@@ -38,7 +39,7 @@ from services.gateway.handshake import (
 )
 from services.gateway.kafka_sink import LibrdkafkaSink
 from services.gateway.publisher import FramePublisher
-from services.gateway.session import GatewayContext, StationSession
+from services.gateway.session import StationSession
 from services.gateway.storm import StormGuard
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,8 @@ the station's previous one is unanswered (served in order; refused only with
 GATEWAY_STRICT_CALL_ORDER), a payload with unknown properties, a frame sent as binary, an answer
 that comes after the CSMS stopped waiting for it.
 
-CSMS-initiated CALLs (operator commands, `call()`): one outstanding per connection at a time, as
-OCPP-J asks of both sides; each is on Kafka before it is sent, and the station's answer is
-matched by message id in `_on_answer` (a dict lookup: the hot path gains no timer or task).
+CSMS-initiated CALLs (operator commands, `call()`) are services/gateway/outbound.py's: this
+session reads their answers off the socket and hands them over.
 """
 
 from __future__ import annotations
@@ -27,26 +26,22 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import fastjsonschema
-import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from csms.clock import Clock
 from csms.envelope import FrameEnvelope, Kind, new_event_id
-from csms.handlers import CallContext, Decisions, Handler, routes
-from csms.handlers.v201.transaction_cost import ConnectionCost, CostSource
-from csms.infra.call_bus import CallReply, CallRequest, Outcome
+from csms.handlers import CallContext, Handler, routes
+from csms.handlers.v201.transaction_cost import ConnectionCost
+from csms.infra.call_bus import CallReply, CallRequest
 from csms.protocol import framing
 from csms.protocol.errors import Failure, FrameRejected, error_code
-from csms.protocol.validation import known_actions, validate_call, validator
+from csms.protocol.validation import known_actions, validate_call
 from csms.protocol.versions import OcppVersion
 from services.gateway import metrics
-from services.gateway.connections import Connections
-from services.gateway.handshake import FrontDoor
+from services.gateway.context import GatewayContext
+from services.gateway.outbound import Answer, OutboundCalls
 from services.gateway.policy import (
     BINARY_FLAG,
     CLOSE_BINARY,
@@ -58,33 +53,13 @@ from services.gateway.policy import (
     RATE_LIMITED_CODE,
     check_call,
     close_of,
-    triggered_action,
 )
-from services.gateway.publisher import AckFuture, Publisher, PublishTimeout
+from services.gateway.publisher import AckFuture, PublishTimeout
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.room import Room
+from services.gateway.wire import address, json_text, last_seen, uid_of, utf8
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GatewayContext:
-    """What every session shares: identity, clock, Kafka, decisions, policies, connections."""
-
-    gateway_id: str
-    publisher: Publisher
-    decisions: Decisions
-    clock: Clock
-    window: int
-    door: FrontDoor = field(default_factory=FrontDoor)
-    connections: Connections | None = None
-    rate_per_s: float = 0.0  # <= 0: no rate limit
-    rate_burst: int = 60
-    idle_timeout_s: float = 0.0  # <= 0: never
-    strict_call_order: bool = False  # 2.0.1/2.1: refuse a CALL sent while one is unanswered
-    strict_schema: bool = False  # refuse payloads with properties their schema does not define
-    # Where 2.x sessions' cost comes from (csms.infra.billing_lookups); None: tell no cost.
-    cost_source: CostSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +74,6 @@ class _Pending:
     received: float
     error_code: str = ""
     counted: bool = False  # an accepted CALL: counts as outstanding until answered
-
-
-Answer = framing.CallResult | framing.CallError
-# What a CSMS CALL's waiter gets: the station's answer (or why its answer could not be read) and
-# when it arrived, or None when the connection ended first.
-Answered = asyncio.Future[tuple[Answer | FrameRejected, float] | None]
-# How many CSMS CALLs that timed out a session remembers, so that their late answers are archived
-# with their action and flagged LateAnswer rather than counted as unknown.
-LATE_MEMORY = 16
 
 
 class StationSession:
@@ -137,12 +103,7 @@ class StationSession:
         self._close_after: tuple[int, str] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
-        # CSMS-initiated CALLs: message id -> (action, waiter) of the one on the wire; the lock
-        # (made on first use: most connections never get a command) queues the others.
-        self._awaited: dict[str, tuple[str, Answered]] = {}
-        self._triggered: set[str] = set()  # asked for by an accepted TriggerMessage
-        self._timed_out: dict[str, str] = {}  # message id -> action of CSMS CALLs given up on
-        self._call_lock: asyncio.Lock | None = None
+        self._outbound = OutboundCalls(self, version, self._known, ctx.gateway_id)
         self._ended = False
         self._close_reason = ""
         self._cost = (
@@ -155,7 +116,7 @@ class StationSession:
         metrics.CONNECTIONS.labels(self._version.value).inc()
         remote = self._ws.remote_address
         await self._ctx.publisher.publish_unawaited(
-            self._envelope("in", "connect", frame=_json({"remote": _addr(remote)}))
+            self._envelope("in", "connect", frame=json_text({"remote": address(remote)}))
         )
         if self._ctx.connections is not None:
             self.epoch = await self._ctx.connections.claim(self)
@@ -166,7 +127,8 @@ class StationSession:
         except ConnectionClosed:
             pass
         finally:
-            self._end_calls()
+            self._ended = True
+            self._outbound.end()
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
             await self._answers.put(None)
@@ -196,7 +158,7 @@ class StationSession:
         while True:
             data = await self._ws.recv()
             if isinstance(data, bytes):
-                text = _utf8(data)
+                text = utf8(data)
                 if text is None:
                     await self._on_binary(data)
                     return
@@ -215,7 +177,7 @@ class StationSession:
         idle = self._ctx.idle_timeout_s
         if idle <= 0 or self._closing is not None:
             return
-        quiet = time.monotonic() - _last_seen(self._ws)
+        quiet = time.monotonic() - last_seen(self._ws)
         if quiet >= idle:
             self._close_later(*CLOSE_IDLE)
             return
@@ -250,7 +212,7 @@ class StationSession:
             else:
                 await self._on_answer(msg, text, flag)
         except FrameRejected as rejected:
-            if rejected.uid in self._awaited:
+            if self._outbound.awaits(rejected.uid):
                 await self._malformed_answer(rejected, text, flag)
             else:
                 await self._reject(rejected, text, received, flag)
@@ -280,9 +242,9 @@ class StationSession:
             self._outstanding,
             self._ctx.strict_call_order,
             call,
-            self._triggered,
+            self._outbound.triggered,
         )
-        self._triggered.discard(call.action)  # a triggered message is allowed once
+        self._outbound.triggered.discard(call.action)  # a triggered message is allowed once
         flags = [flag] if flag else []
         if self._outstanding > 0:  # check_call refused it already if that is the setting
             metrics.CONCURRENT_CALLS.labels(self.proto).inc()
@@ -333,18 +295,12 @@ class StationSession:
         # action too, flagged LateAnswer, so projections can still use it. Any other id is
         # unknown: OCPP-J says to ignore it (archived, counted, never answered).
         kind: Kind = "result" if isinstance(msg, framing.CallResult) else "error"
-        awaited = self._awaited.pop(msg.uid, None)
-        action = ""
+        action, late = self._outbound.answered(msg)
         flags = [flag] if flag else []
-        if awaited is not None:
-            action, answered = awaited
-            if not answered.done():
-                answered.set_result((msg, time.perf_counter()))
-        elif msg.uid in self._timed_out:
-            action = self._timed_out.pop(msg.uid)
+        if late:
             metrics.LENIENT_FRAMES.labels(LATE_FLAG).inc()
             flags.append(LATE_FLAG)
-        else:
+        elif not action:
             metrics.UNMATCHED_ANSWERS.inc()
         metrics.frames(action, "in").inc()
         try:
@@ -359,9 +315,7 @@ class StationSession:
     async def _malformed_answer(self, rejected: FrameRejected, text: str, flag: str) -> None:
         # An unreadable answer to our own CALL: its command ends `invalid` at once (not after its
         # timeout), and no CALLERROR goes back (OCPP-J answers CALLs only). Archived, flagged.
-        action, answered = self._awaited.pop(rejected.uid)
-        if not answered.done():
-            answered.set_result((rejected, time.perf_counter()))
+        action = self._outbound.unreadable(rejected)
         metrics.frames(action, "in").inc()
         code = error_code(self._version, rejected.failure)
         try:
@@ -381,7 +335,7 @@ class StationSession:
 
     async def _rate_limited(self, text: str, received: float, flag: str) -> None:
         metrics.RATE_LIMITED.inc()
-        uid = _uid_of(text)
+        uid = uid_of(text)
         await self._reject_with(
             RATE_LIMITED_CODE, uid, "", "rate limit exceeded", text, received, flag
         )
@@ -444,146 +398,38 @@ class StationSession:
             metrics.frames(pending.action, "out").inc()
             metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
 
-    # -- CSMS-initiated CALLs -------------------------------------------------------------------
+    # -- CSMS-initiated CALLs (services/gateway/outbound.py) ----------------------------------
 
     async def call(self, request: CallRequest) -> CallReply:
-        """Send one CSMS CALL and wait for the station's answer, at most `request.timeout_s`
-        including the wait behind earlier calls (one outstanding CSMS CALL per connection)."""
-        refused = self._refusal(request)
-        if refused:
-            return self._reply(request, "invalid", detail=refused)
-        sent: list[float] = []  # set once the CALL is on the wire (tells the timeouts apart)
-        try:
-            async with asyncio.timeout(request.timeout_s):
-                async with self._turn():
-                    return await self._call_now(request, sent)
-        except TimeoutError:
-            if sent:
-                self._remember_timed_out(request.id, request.action)
-                detail = f"no answer within {request.timeout_s:g}s"
-            else:
-                detail = f"not sent within {request.timeout_s:g}s (earlier call or Kafka)"
-            return self._reply(request, "timeout", detail=detail)
+        """Send one CSMS CALL and wait for the station's answer (see OutboundCalls.call)."""
+        return await self._outbound.call(request)
 
-    def _remember_timed_out(self, uid: str, action: str) -> None:
-        self._timed_out[uid] = action
-        if len(self._timed_out) > LATE_MEMORY:
-            del self._timed_out[next(iter(self._timed_out))]  # the oldest
+    # The Link the outbound calls use.
 
-    def _turn(self) -> asyncio.Lock:
-        if self._call_lock is None:
-            self._call_lock = asyncio.Lock()  # FIFO: calls go out in the order they came
-        return self._call_lock
+    @property
+    def gone(self) -> bool:
+        return self._ended or self._closing is not None
 
-    def _refusal(self, request: CallRequest) -> str:
-        """Why the gateway will not send this CALL at all ("" when it will). The API validates
-        too; this keeps a bad request (or one meant for another version) off the wire."""
-        if not request.id or len(request.id) > framing.MAX_UID_LENGTH:
-            return "message id must be 1-36 characters"
-        if request.action not in self._known:
-            return f"{self._version.value} has no action {request.action}"
-        try:
-            validator(self._version, request.action)(request.payload)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return f"request: {_schema_message(exc)}"
-        return ""
-
-    async def _call_now(self, request: CallRequest, sent: list[float]) -> CallReply:
-        if self._ended or self._closing is not None:
-            return self._reply(request, "offline", detail=self._end_detail())
-        text = framing.call_text(request.id, request.action, request.payload)
-        # On Kafka before it is on the wire (the rule of ADR 0002 for what the gateway sends):
-        # a command the station executes is always in the frame log, even if we die right after.
-        try:
-            ack = await self._ctx.publisher.publish(
-                self._envelope("out", "call", uid=request.id, action=request.action, frame=text)
-            )
-            await ack
-        except Exception as exc:  # noqa: BLE001 - not durable: do not send it
-            log.warning("CSMS CALL %s to %s not stored: %r", request.action, self.station, exc)
-            return self._reply(request, "timeout", detail="not sent: Kafka did not store the CALL")
-        if self._ended:  # the connection ended while Kafka stored the CALL
-            return self._reply(request, "offline", detail=self._end_detail())
-        answered: Answered = asyncio.get_running_loop().create_future()
-        self._awaited[request.id] = (request.action, answered)
-        try:
-            started = time.perf_counter()
-            await self._ws.send(text)
-            sent.append(started)
-            metrics.frames(request.action, "out").inc()
-            outcome = await answered
-        except ConnectionClosed:
-            outcome = None
-        finally:
-            self._awaited.pop(request.id, None)
-        if outcome is None:
-            return self._reply(request, "offline", detail=self._end_detail())
-        answer, received = outcome
-        elapsed_ms = (received - started) * 1000
-        metrics.CSMS_CALL_LATENCY.observe(received - started)
-        return self._judge(request, answer, round(elapsed_ms, 3))
-
-    def _judge(
-        self, request: CallRequest, answer: Answer | FrameRejected, elapsed_ms: float
-    ) -> CallReply:
-        """The reply for the station's answer: CALLERROR, or a CALLRESULT checked against the
-        version's response schema (an invalid payload is kept for the operator to see)."""
-        if isinstance(answer, FrameRejected):
-            detail = f"malformed answer: {answer.description}"
-            return self._reply(request, "invalid", detail=detail, elapsed_ms=elapsed_ms)
-        if isinstance(answer, framing.CallError):
-            error = {"code": answer.code, "description": answer.description}
-            return self._reply(
-                request, "error", error=error | {"details": answer.details}, elapsed_ms=elapsed_ms
-            )
-        try:
-            validator(self._version, request.action, response=True)(answer.payload)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return self._reply(
-                request,
-                "invalid",
-                payload=answer.payload,
-                detail=_schema_message(exc),
-                elapsed_ms=elapsed_ms,
-            )
-        triggered = triggered_action(request.action, request.payload, answer.payload)
-        if triggered is not None:
-            self._triggered.add(triggered)
-        return self._reply(request, "result", payload=answer.payload, elapsed_ms=elapsed_ms)
-
-    def _end_calls(self) -> None:
-        """The connection is over: wake every CSMS CALL waiting for an answer (offline)."""
-        self._ended = True
-        for _, answered in self._awaited.values():
-            if not answered.done():
-                answered.set_result(None)
-        self._awaited.clear()
-
-    def _end_detail(self) -> str:
+    @property
+    def end_detail(self) -> str:
         # The reason the gateway closed with ("gateway restarting" on drain, "replaced…"), or
         # the station's own disconnect.
         return self._close_reason or "station disconnected"
 
-    def _reply(
-        self,
-        request: CallRequest,
-        outcome: Outcome,
-        *,
-        payload: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-        detail: str = "",
-        elapsed_ms: float = 0.0,
-    ) -> CallReply:
-        return CallReply(
-            request.id,
-            self.station,
-            outcome,
-            payload=payload or {},
-            error=error or {},
-            detail=detail,
-            gateway=self._ctx.gateway_id,
-            elapsed_ms=elapsed_ms,
-        )
+    async def publish(self, env: FrameEnvelope) -> AckFuture:
+        return await self._ctx.publisher.publish(env)
+
+    async def send(self, text: str) -> bool:
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed:
+            return False
+        return True
+
+    def envelope(
+        self, direction: str, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
+    ) -> FrameEnvelope:
+        return self._envelope(direction, kind, uid=uid, action=action, frame=frame)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -594,7 +440,7 @@ class StationSession:
             metrics.CLOSES.labels(str(code)).inc()
         await self._ctx.publisher.publish_unawaited(
             self._envelope(
-                "in", "disconnect", frame=_json({"code": code, "reason": reason}), err=flag
+                "in", "disconnect", frame=json_text({"code": code, "reason": reason}), err=flag
             )
         )
 
@@ -640,39 +486,3 @@ class StationSession:
             err=err,
             flag=flag,
         )
-
-
-def _utf8(data: bytes) -> str | None:
-    """A binary frame's text, None when its bytes are not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _last_seen(ws: ServerConnection) -> float:
-    """When the peer last sent any frame (data, ping or pong); see StationConnection."""
-    return float(getattr(ws, "last_seen", 0.0))
-
-
-def _schema_message(exc: fastjsonschema.JsonSchemaValueException) -> str:
-    # Names the field and the rule ("data.status must be one of …"), not the payload's values.
-    return str(exc.message).replace("data.", "", 1)
-
-
-def _uid_of(text: str) -> str:
-    """The message id of a frame that will not be parsed further (-1 when unreadable)."""
-    try:
-        return framing.parse(text).uid
-    except FrameRejected as rejected:
-        return rejected.uid
-
-
-def _json(obj: dict[str, Any]) -> str:
-    return orjson.dumps(obj).decode()
-
-
-def _addr(remote: Any) -> str:
-    if isinstance(remote, tuple) and len(remote) >= 2:
-        return f"{remote[0]}:{remote[1]}"
-    return str(remote)

@@ -5,14 +5,14 @@
   event per 2.x TransactionEvent (neutral_event).
 * `status` - station and connector status -> Redis, and every changed ConnectorStatus on
   `csms.status` (key = station, value = orjson of dataclasses.asdict(ConnectorStatus)).
-* `device_model` - each station's device model (services.processors.device_models) -> Redis
+* `device_model` - each station's device model (csms.projections.device_models) -> Redis
   `csms:dm:<station>`; publishes nothing.
-* `inference16` - 2.0.1-style events inferred from 1.6 frames (services.processors.inference)
+* `inference16` - 2.0.1-style events inferred from 1.6 frames (csms.projections.inference)
   -> `csms.transactions`, state in `csms:inf16:<station>`.
 The leader's timer closes zombie transactions through `csms.policy` (ADR 0012).
 
 Each agent folds its events in batches and writes Redis through its own write-behind copy
-(services.processors.write_behind), flushed before the batch is acked.
+(csms.projections.write_behind), flushed before the batch is acked.
 
 Processors never write ClickHouse: the analytics sink consumes those topics. Each agent decodes,
 calls the pure projection and writes the result; a bad envelope or a projection bug is logged,
@@ -38,8 +38,7 @@ from redis.asyncio import Redis
 
 from csms.clock import system_clock
 from csms.infra.redis_client import make_redis
-from csms.settings import LOCAL_STATE_DIR, Settings
-from services.processors.pipeline import (
+from csms.projections.pipeline import (
     AGENTS,
     DOWNSTREAM,
     handle,
@@ -47,9 +46,10 @@ from services.processors.pipeline import (
     handle_value,
     retry_infra,
 )
+from csms.projections.wiring import build_processors
+from csms.projections.write_behind import WriteBehindRedis
+from csms.settings import LOCAL_STATE_DIR, Settings
 from services.processors.station_messages import RedisStationMessages
-from services.processors.wiring import build_processors
-from services.processors.write_behind import WriteBehindRedis
 
 log = logging.getLogger(__name__)
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}

@@ -1,6 +1,6 @@
 """The fold: every record through every processor step, exactly as the live agents run them.
 
-Each record is decoded once and handed to `services.processors.pipeline.handle_env` once per
+Each record is decoded once and handed to `csms.projections.pipeline.handle_env` once per
 agent (the agents keep
 disjoint state, so running them one after the other on each record is the same as running them
 side by side). Records of the policy topic are interleaved with the frames of the same station
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from csms.envelope import FrameEnvelope
 from csms.infra.memory_redis import UnsupportedCommand
-from services.processors.pipeline import Processors, Step, decode_event, handle_env
+from csms.projections.pipeline import Processors, Step, decode_event, handle_env
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from csms.infra.memory_redis import MemoryRedis, write_to
 from csms.infra.redis_client import make_redis
+from csms.projections.pipeline import InProcessDownstream
+from csms.projections.wiring import build_processors
 from csms.settings import Settings
-from services.processors.pipeline import InProcessDownstream
-from services.processors.wiring import build_processors
 from services.replay import kafka_io
 from services.replay.fold import Fold, FoldStats, PolicyInterleave, Record, fold_all
 from services.replay.kafka_io import KafkaOutputs, Span

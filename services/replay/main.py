@@ -5,7 +5,7 @@
 2. Capture the end offsets of the frames and policy topics: the fold stops there, and the
    processors resume there.
 3. Wipe the read-model keys (`redis_keys.READ_MODEL_PATTERNS`), nothing else.
-4. Fold every record through every step of `services.processors.pipeline.Processors` - the live
+4. Fold every record through every step of `csms.projections.pipeline.Processors` - the live
    code - with the live Redis stores on an in-memory Redis (`memory_redis`), publishing every
    output to the output topics; then write the in-memory read model to Redis in pipelined
    batches. (`--store redis` folds straight into Redis instead: ~6x slower, memory-bounded.)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import REGISTRY, Metric
+
 from services.api.metrics import ApiMetrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ METRIC_MODULES = (
     "services.gateway.metrics",
     "services.analytics.metrics",
     "services.api.metrics",
-    "services.processors.pipeline",
+    "csms.projections.pipeline",
     "services.processors.station_messages",
 )
 # ServiceMonitor component label -> the prefix of the metrics that component defines.

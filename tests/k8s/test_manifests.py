@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
-from services.cli import SERVICES
 
 from csms.settings import PROJECT_ROOT, Settings, Topics
+from services.cli import SERVICES
 from tests.k8s.manifests import (
     OPERATOR_GROUPS,
     OVERLAYS,

@@ -8,10 +8,12 @@ import math
 from tests.k8s.manifests import one, render
 
 CHARGERS = 100_000
-# 80 % of the 9,269 chargers one gateway process held (issue 4): headroom for a reconnect storm.
+# 80 % of the 9,269 chargers one gateway process held (docs/benchmarks.md): headroom for a
+# reconnect storm.
 CHARGERS_PER_GATEWAY_POD = 7_500
 # Peak frames/s of 100,000 chargers (docs/kubernetes.md: heartbeats every 300 s, 30 % charging
-# with a meter value a minute; every CALL and its answer), and what one processor folds (issue 6).
+# with a meter value a minute; every CALL and its answer), and what one processor folds
+# (docs/benchmarks.md).
 PEAK_FRAMES_PER_S = 1_700
 PROCESSOR_FRAMES_PER_S = 315
 ANALYTICS_FRAMES_PER_S = 14_863

@@ -15,9 +15,9 @@ from typing import Any
 
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
-from tests.stack.chargers import Charger16, Charger201, charger
 
 from csms.clock import iso_time
+from tests.stack.chargers import Charger16, Charger201, charger
 
 MINUTE_MS = 60_000
 ENERGY = "Energy.Active.Import.Register"

@@ -5,9 +5,7 @@ database, chDB folder and ports."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from tests.stack.kafka_reader import read_frames
 
 from csms.envelope import FrameEnvelope
+from loadtests.processes import ServiceProcess, csms_argv
+from tests.stack.kafka_reader import read_frames
 
 
 @dataclass(frozen=True)
@@ -64,16 +63,9 @@ class Stack:
 
 
 def wait_http(url: str, deadline: float, proc: subprocess.Popen[bytes], log: Path) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited early ({proc.returncode}):\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not healthy in time:\n{log.read_text()[-5000:]}")
+    """`url` answers 200 before `deadline` (time.monotonic()), else RuntimeError with the log's
+    tail (for the tests that start a process of their own)."""
+    ServiceProcess.adopt(proc, log).wait_healthy(deadline - time.monotonic(), url)
 
 
 @pytest.fixture(scope="session")
@@ -101,19 +93,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "CSMS_API_TOKEN": f"e2e-admin-{uuid.uuid4().hex}",
     }
     log_path = tmp / "csms.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "up"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 120
+    up = ServiceProcess(csms_argv("up"), env, log_path).start()
     try:
-        wait_http("http://127.0.0.1:19100/health", deadline, proc, log_path)
-        wait_http("http://127.0.0.1:18180/health", deadline, proc, log_path)
-        wait_http("http://127.0.0.1:18123/ping", deadline, proc, log_path)
+        up.wait_healthy(
+            120,
+            "http://127.0.0.1:19100/health",
+            "http://127.0.0.1:18180/health",
+            "http://127.0.0.1:18123/ping",
+        )
         yield Stack(
             env=env,
             gateway_url="ws://127.0.0.1:19100",
@@ -125,10 +112,4 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             log_path=log_path,
         )
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        up.stop(30)

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import redis as redis_sync
-from tests.stack.conftest import wait_http
 
 from csms.security.passwords import hash_password
+from loadtests.processes import ServiceProcess, stop_all
 
 GATEWAY_CODE = (
     "from csms.settings import Settings; from services.gateway.main import run; "
@@ -37,23 +35,23 @@ def gateway_env(
     }
 
 
+def gateway_process(env: Mapping[str, str], log: Path) -> ServiceProcess:
+    """`csms gateway` with `env` over this process's environment, output into `log`, healthy once
+    /health answers on GATEWAY_PORT (not started yet)."""
+    health = f"http://127.0.0.1:{env['GATEWAY_PORT']}/health"
+    return ServiceProcess([sys.executable, "-c", GATEWAY_CODE], os.environ | dict(env), log, health)
+
+
 def launch_gateway(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`csms gateway` with `env` over this process's environment, output into `log`."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", GATEWAY_CODE],
-            env=dict(os.environ) | dict(env),
-            stdout=out,
-            stderr=out,
-        )
+    """The gateway of `gateway_process`, started; its health not waited for."""
+    return gateway_process(env, log).start().popen
 
 
 def start_gateway(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Launch, then wait (≤ 60 s) until its /health answers on GATEWAY_PORT."""
-    proc = launch_gateway(env, log)
-    health = f"http://127.0.0.1:{env['GATEWAY_PORT']}/health"
-    wait_http(health, time.monotonic() + 60, proc, log)
-    return proc
+    gateway = gateway_process(env, log).start()
+    gateway.wait_healthy(60)
+    return gateway.popen
 
 
 def register_stations(redis_url: str, stations: Iterable[str], password: str) -> redis_sync.Redis:
@@ -70,12 +68,4 @@ def register_stations(redis_url: str, stations: Iterable[str], password: str) ->
 
 def stop_processes(*procs: subprocess.Popen[bytes], within_s: float = 60) -> None:
     """SIGTERM to all (they drain side by side), then wait; kill what outlives `within_s`."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(within_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_all([ServiceProcess.adopt(proc) for proc in procs], within_s)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from services.analytics.main import AnalyticsService
 
 from csms.settings import Settings, Topics
+from services.analytics.main import AnalyticsService
 
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 

@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+
+from csms.domain.transactions import OFFLINE_LAG_MS
 from tests.stack.analyst_network import (
     Charge,
     MeterRow,
@@ -35,8 +37,6 @@ from tests.stack.analyst_network import (
     replay_all,
 )
 from tests.stack.conftest import Stack
-
-from csms.domain.transactions import OFFLINE_LAG_MS
 
 pytestmark = pytest.mark.stack
 

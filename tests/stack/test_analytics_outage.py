@@ -23,14 +23,14 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from services.analytics.main import AnalyticsService
-from tests.stack.kafka_reader import publish_frames
-from tests.stack.sink_helpers import KAFKA, delete_topics, eventually
-from tests.stack.test_processors import _free_port
-from tests.unit.domain.builders import T0, Session, meter_values16, mv16, sv16
 
 from csms.envelope import FrameEnvelope
 from csms.settings import Settings, Topics
+from services.analytics.main import AnalyticsService
+from tests.stack.kafka_reader import publish_frames
+from tests.stack.processors_worker import _free_port
+from tests.stack.sink_helpers import KAFKA, delete_topics, eventually
+from tests.unit.domain.builders import T0, Session, meter_values16, mv16, sv16
 
 pytestmark = pytest.mark.stack
 

@@ -18,6 +18,11 @@ import httpx
 import orjson
 import pytest
 from prometheus_client import REGISTRY
+
+from csms.domain.model import ConnectorStatus, Transaction
+from csms.envelope import FrameEnvelope
+from csms.infra.kafka import ensure_topics, make_producer
+from csms.settings import Settings
 from services.analytics.main import AnalyticsService, run_async
 from tests.stack.sink_helpers import Query, delete_topics, eventually, in_process, sink_settings
 from tests.unit.domain.builders import (
@@ -30,11 +35,6 @@ from tests.unit.domain.builders import (
     sv201,
     transaction_event,
 )
-
-from csms.domain.model import ConnectorStatus, Transaction
-from csms.envelope import FrameEnvelope
-from csms.infra.kafka import ensure_topics, make_producer
-from csms.settings import Settings
 
 pytestmark = pytest.mark.stack
 

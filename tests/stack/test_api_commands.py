@@ -20,6 +20,7 @@ import orjson
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
+
 from tests.stack.chargers import Charger16, Charger201, charger
 from tests.stack.conftest import Stack, wait_http
 from tests.stack.kafka_reader import read_records

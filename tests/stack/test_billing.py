@@ -25,12 +25,12 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
-from tests.stack.chargers import Charger16, Charger201, charger, energy_event201, on
-from tests.stack.conftest import Stack
 
 from csms.clock import iso_time
 from csms.domain.billing import Session, finish, price
 from csms.domain.tariffs import parse_tariff
+from tests.stack.chargers import Charger16, Charger201, charger, energy_event201, on
+from tests.stack.conftest import Stack
 
 pytestmark = pytest.mark.stack
 
@@ -172,7 +172,7 @@ async def test_201_station_is_shown_the_cost_and_the_bill_matches(stack: Stack) 
 
 
 async def test_back_to_back_events_are_told_the_total_the_bill_says(stack: Stack) -> None:
-    """Issue 16: a station with a one-second clock sends Started (0 Wh), Updated (5 kWh) and
+    """A station with a one-second clock sends Started (0 Wh), Updated (5 kWh) and
     Ended (10 kWh) with one timestamp, each right after the other's answer - long before the
     billing has priced any of them. The Ended answer carries the total, the bill equals it to
     the cent, and bill and transaction agree on 10 kWh."""

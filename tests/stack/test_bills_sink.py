@@ -14,12 +14,12 @@ from typing import Any
 import orjson
 import pytest
 from prometheus_client import REGISTRY
-from services.analytics.main import AnalyticsService
-from tests.stack.sink_helpers import delete_topics, eventually, in_process, sink_settings
-from tests.unit.analytics.bills import final_bill
 
 from csms.infra.kafka import ensure_topics, make_producer
 from csms.settings import Settings
+from services.analytics.main import AnalyticsService
+from tests.stack.sink_helpers import delete_topics, eventually, in_process, sink_settings
+from tests.unit.analytics.bills import final_bill
 
 pytestmark = pytest.mark.stack
 

@@ -26,6 +26,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
+
 from tests.stack.chargers import Charger16, Charger201, charger, on
 from tests.stack.conftest import Stack
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+
 from loadtests.charger_sessions import SessionReport, session_16, session_201
 from tests.stack.conftest import Stack
 
@@ -72,7 +74,7 @@ async def test_meter_values_are_queryable_in_clickhouse(
 
         for station, report in sessions.items():
             # 1.6 StopTransaction carries no transactionData here, so rows = samples sent.
-            assert await _eventually(lambda s=station: count(s), report.samples) == report.samples
+            assert await _eventually(partial(count, station), report.samples) == report.samples
         q = (
             "SELECT max(value) FROM meter_values FINAL WHERE station = 'CP-1' "
             "AND measurand = 'Energy.Active.Import.Register' FORMAT JSONEachRow"
@@ -152,7 +154,7 @@ async def test_transactions_and_status_history_land_in_clickhouse(
                     "proto": report.proto,
                 }
             ]
-            assert await _eventually(lambda q=q: rows(q), expected) == expected
+            assert await _eventually(partial(rows, q), expected) == expected
         q = (
             "SELECT status FROM status_events FINAL WHERE station = 'CP-1' AND evse = 1 "
             "ORDER BY ts, event_id"

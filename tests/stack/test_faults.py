@@ -1,4 +1,4 @@
-"""Issue 16, on the real stack: under steady load from real chargers (1.6, 2.0.1, 2.1), `kill -9`
+"""On the real stack: under steady load from real chargers (1.6, 2.0.1, 2.1), `kill -9`
 the gateway, then the processors, then the analytics sink, then the API of a `csms up`; each
 comes back by itself (its supervisor restarts it), the stations reconnect, and afterwards every
 session the chargers finished is ended with their energy and a bill of it, nothing acknowledged
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+
 from loadtests.faults import SERVICES, LocalStack, run_faults
 
 pytestmark = pytest.mark.stack
@@ -28,7 +29,9 @@ async def test_each_service_killed_under_load_comes_back_and_nothing_is_lost(
     kafka = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     stack = LocalStack(tmp_path, kafka, REDIS_URL, port_base=29400)
     try:
-        report = await run_faults(stack, rounds=1, fleet_size=12)
+        # A small fleet: the suite runs on shared machines, and what is measured here is that
+        # nothing is lost, not how fast (loadtests.faults with more rounds gives the figures).
+        report = await run_faults(stack, rounds=1, fleet_size=8)
     finally:
         await stack.stop()
     assert [r.service for r in report.recoveries] == list(SERVICES)

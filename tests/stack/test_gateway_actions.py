@@ -11,12 +11,12 @@ from typing import Any
 import orjson
 import pytest
 import websockets
-from tests.stack.conftest import Stack
-from tests.unit.handlers.requests import minimal_request
 
 from csms.handlers import routes
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
+from tests.stack.conftest import Stack
+from tests.unit.handlers.requests import minimal_request
 
 pytestmark = pytest.mark.stack
 

@@ -23,15 +23,15 @@ import redis as redis_sync
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from redis.asyncio import Redis
-from tests.stack.chargers import Charger16, Charger201, charger
-from tests.stack.conftest import wait_http
-from tests.stack.gateway_process import gateway_env, launch_gateway, stop_processes
-from tests.stack.kafka_reader import read_frames
 
 from csms.envelope import FrameEnvelope
 from csms.infra.call_bus import CallBus, CallReply, route_of
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
+from tests.stack.chargers import Charger16, Charger201, charger
+from tests.stack.conftest import wait_http
+from tests.stack.gateway_process import gateway_env, launch_gateway, stop_processes
+from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
 

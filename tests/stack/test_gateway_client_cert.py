@@ -16,6 +16,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
 from tests.stack.gateway_process import (
     gateway_env,
     register_stations,
@@ -23,8 +26,6 @@ from tests.stack.gateway_process import (
     stop_processes,
 )
 from tests.stack.kafka_reader import read_frames
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
 
 pytestmark = pytest.mark.stack
 

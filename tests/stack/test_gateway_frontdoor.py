@@ -14,12 +14,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.stack.gateway_process import gateway_env, register_stations, start_gateway
-from tests.stack.kafka_reader import read_frames
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from csms.envelope import FrameEnvelope
+from tests.stack.gateway_process import gateway_env, register_stations, start_gateway
+from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
 

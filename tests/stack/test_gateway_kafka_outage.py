@@ -29,12 +29,12 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from services.gateway.publisher import DEFAULT_MAX_INFLIGHT
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from csms.envelope import decode
+from services.gateway.publisher import DEFAULT_MAX_INFLIGHT
 
 pytestmark = pytest.mark.stack
 
@@ -88,7 +88,12 @@ def _stack(state: Path, *args: str) -> None:
     env.pop("KAFKA_BOOTSTRAP", None)
     env.pop("REDIS_URL", None)
     proc = subprocess.run(
-        ["bash", str(STACK_SH), *args], env=env, capture_output=True, text=True, timeout=150
+        ["bash", str(STACK_SH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,  # its output is in the error below
     )
     if proc.returncode != 0:
         raise RuntimeError(f"stack.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -16,9 +16,9 @@ import httpx
 import orjson
 import pytest
 import websockets
-from tests.stack.conftest import Stack
 
 from csms.clock import iso_time
+from tests.stack.conftest import Stack
 
 pytestmark = pytest.mark.stack
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.stack.conftest import Stack
 
 ROOT = Path(__file__).resolve().parents[2]

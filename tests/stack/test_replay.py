@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,18 +22,19 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from confluent_kafka.admin import AdminClient
 from redis.asyncio import Redis
-from services.replay import kafka_io
-from services.replay.kafka_io import Span
-from tests.stack.kafka_reader import publish_frames
-from tests.stack.test_processors import DEADLINE_S, RUN, Worker, _free_port
-from tests.unit.domain.builders import T0, Session, status201, transaction_event
-from tests.unit.replay.corpus import corpus
 
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys as keys
 from csms.infra.redis_dump import snapshot
 from csms.infra.tariff_store import TariffStore
 from csms.settings import Settings, Topics
+from loadtests.processes import ServiceProcess, csms_argv
+from services.replay import kafka_io
+from services.replay.kafka_io import Span
+from tests.stack.kafka_reader import publish_frames
+from tests.stack.processors_worker import DEADLINE_S, Worker, _free_port
+from tests.unit.domain.builders import T0, Session, status201, transaction_event
+from tests.unit.replay.corpus import corpus
 
 pytestmark = pytest.mark.stack
 
@@ -53,22 +52,12 @@ class Run:
     redis: Redis
 
     def start_processors(self, name: str) -> Worker:
-        web_port = _free_port()
-        log_path = self.tmp / f"{name}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", RUN],
-                env={**self.env, "PROCESSORS_WEB_PORT": str(web_port)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return Worker(self.settings, proc, log_path, web_port)
+        return Worker.start(self.settings, self.env, self.tmp / f"{name}.log")
 
     async def replay(self, *options: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "services.cli", "replay", "--from-beginning", *options],
+            csms_argv("replay", "--from-beginning", *options),
             env=self.env,
             capture_output=True,
             text=True,
@@ -78,7 +67,6 @@ class Run:
     def start_sink(self) -> Sink:
         """`csms analytics` on a chDB folder of its own, serving ClickHouse HTTP on a free port."""
         port = _free_port()
-        log_path = self.tmp / "analytics.log"
         env = {
             **self.env,
             "CLICKHOUSE_URL": f"chdb://{self.tmp / 'clickhouse'}",
@@ -86,15 +74,8 @@ class Run:
             "ANALYTICS_GROUP_ID": f"{self.settings.processors_app_id}-analytics",
             "ANALYTICS_BATCH_SECONDS": "0.1",
         }
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "analytics"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return Sink(proc, log_path, port, env["ANALYTICS_GROUP_ID"])
+        process = ServiceProcess(csms_argv("analytics"), env, self.tmp / "analytics.log")
+        return Sink(process.start(), port, env["ANALYTICS_GROUP_ID"])
 
     async def sink_caught_up(self, sink: Sink) -> bool:
         """The sink committed every record of its topics (its rows are in ClickHouse)."""
@@ -125,13 +106,12 @@ class Run:
 
 @dataclass
 class Sink:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
+    process: ServiceProcess
     port: int
     group: str
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-8000:]
+        return self.process.log_tail(8000)
 
     async def tables(self) -> dict[str, list[str]]:
         """What an analyst reads: each results table FINAL, as JSON lines in a stable order."""
@@ -145,13 +125,7 @@ class Sink:
         return found
 
     async def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(self.proc.wait, DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        await self.process.stop_async(DEADLINE_S)
 
 
 @pytest.fixture
@@ -222,8 +196,9 @@ async def _until(what: str, check: Callable[[], Awaitable[bool]], worker: Worker
     for _ in range(int(DEADLINE_S / 0.5)):
         if await check():
             return
-        if worker.proc.poll() is not None:
-            pytest.fail(f"{worker.proc.args!r} exited ({worker.proc.returncode}):\n{worker.log()}")
+        process = worker.process
+        if (code := process.returncode) is not None:
+            pytest.fail(f"{process.argv!r} exited ({code}):\n{worker.log()}")
         await asyncio.sleep(0.5)
     pytest.fail(f"timed out waiting for {what}:\n{worker.log()}")
 
@@ -351,7 +326,7 @@ def _since(now: Span, then: Span) -> Span:
 
 def test_replay_needs_from_beginning() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "replay"],
+        csms_argv("replay"),
         capture_output=True,
         text=True,
         timeout=60,

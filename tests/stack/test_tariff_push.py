@@ -19,11 +19,11 @@ from ocpp.v21 import ChargePoint as ChargePoint21
 from ocpp.v21 import call as call21
 from ocpp.v21 import call_result as result21
 from ocpp.v21.enums import Action as Action21
-from tests.stack.chargers import charger, on
-from tests.stack.conftest import Stack
 
 from csms.domain.tariff_ocpp21 import tariff_type
 from csms.domain.tariffs import parse_tariff
+from tests.stack.chargers import charger, on
+from tests.stack.conftest import Stack
 
 pytestmark = pytest.mark.stack
 

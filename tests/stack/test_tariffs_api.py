@@ -12,6 +12,7 @@ import uuid
 
 import httpx
 import pytest
+
 from tests.stack.conftest import Stack
 
 pytestmark = pytest.mark.stack

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
 from tests.stack.gateway_process import (
     gateway_env,
     register_stations,
     start_gateway,
     stop_processes,
 )
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
 
 pytestmark = pytest.mark.stack
 

@@ -30,12 +30,6 @@ class VariableRef:
         var = self.variable + (f"[{self.variable_instance}]" if self.variable_instance else "")
         return f"{comp}.{var}"
 
-    def address_only(self) -> VariableRef:
-        """The same variable without EVSE/connector (what the mapping table is keyed by)."""
-        return VariableRef(
-            self.component, self.variable, self.component_instance, self.variable_instance
-        )
-
 
 def _v(component: str, variable: str, variable_instance: str | None = None) -> VariableRef:
     return VariableRef(component, variable, variable_instance=variable_instance)

@@ -1,5 +1,5 @@
 """One session's bill as a fold of its transaction snapshots - the same code for the billing
-projection (services/processors/billing.py) and the gateway (csms.handlers.v201.transaction_cost).
+projection (libs/csms/projections/billing.py) and the gateway (csms.handlers.v201.transaction_cost).
 
 The billing state is a JSON-ready dict (it is stored as it is in Redis, `csms:bill:<key>`): the
 session's times, baseline, charging states and merged energy readings, the transaction's energy

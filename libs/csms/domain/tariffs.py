@@ -431,8 +431,3 @@ def _minute(raw: Any, what: str) -> int:
     if h > 24 or m > 59 or (h == 24 and m):
         raise TariffError(f"{what}: HH:MM in 24-hour local time")
     return h * 60 + m
-
-
-def tariffs_from_json(items: Iterable[Mapping[str, Any]]) -> list[Tariff]:
-    """Stored versions back into tariffs (they were validated when saved)."""
-    return [parse_tariff(item) for item in items]

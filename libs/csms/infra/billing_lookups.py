@@ -42,7 +42,7 @@ class BillingLookups:
 
     async def checkpoint(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:
         """The billing's checkpoint of a running session of a station that displays cost
-        (services/processors/billing.checkpoint), None when there is none."""
+        (csms.projections.billing.checkpoint), None when there is none."""
         return await self._json(redis_keys.cost_checkpoint(tx_key(station, transaction_id)))
 
     async def final_bill(self, station: str, transaction_id: str) -> Mapping[str, Any] | None:

@@ -1,7 +1,7 @@
 """An in-memory stand-in for the part of redis-py's asyncio client the processors' stores use.
 
 Why a Redis double and not in-memory stores: the replay then folds with the very store classes
-of the live processors (`services.processors.stores`), serialisation included, so what it
+of the live processors (`csms.projections.stores`), serialisation included, so what it
 writes to Redis is byte for byte what they would have written; a store added later (device
 model, 1.6 inference) works here unchanged as long as it uses the commands below. A command the
 double does not know raises `UnsupportedCommand`, which the replay treats as fatal (a silently

@@ -142,7 +142,7 @@ def device_call(station_id: str, conn: str, uid: str) -> str:
     return f"{PREFIX}:dmcall:{station_id}:{conn}:{uid}"
 
 
-# --- tariffs and billing (issue 7) ----------------------------------------------------------
+# --- tariffs and billing --------------------------------------------------------------------
 TARIFFS = f"{PREFIX}:tariffs"
 """Set of every tariff id (operator configuration: never wiped by a replay)."""
 TARIFF_ASSIGNMENTS = f"{PREFIX}:tariff:assignments"

@@ -56,8 +56,8 @@ def parse_ttl_days(raw: str) -> dict[str, int]:
     Empty means keep everything forever. 0 days = keep forever (same as leaving the table out).
     """
     days: dict[str, int] = {}
-    for item in raw.split(","):
-        item = item.strip()
+    for entry in raw.split(","):
+        item = entry.strip()
         if not item:
             continue
         table, sep, value = (part.strip() for part in item.partition("="))

@@ -7,15 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from redis.asyncio import Redis
 
-from services.api.auth import (
-    AUTH_ERRORS,
-    Admin,
-    ApiTokenInfo,
-    ApiTokens,
-    Role,
-    TokenNameTaken,
-    record_audit,
-)
+from csms.infra.api_tokens import ApiTokenInfo, ApiTokens, Role, TokenNameTaken
+from services.api.auth import AUTH_ERRORS, Admin, record_audit
 from services.api.errors import ApiError, error_responses
 from services.api.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenList, ApiTokenView
 from services.api.views import iso_ms

@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from csms.commands import COMMANDS, CommandError, CommandSpec
+from csms.infra.api_tokens import Principal
 from csms.protocol.versions import OcppVersion
 from services.api.audit import redact
-from services.api.auth import Analyst, Operator, Principal
+from services.api.auth import Analyst, Operator
 from services.api.commands import RAW_CALL, CommandRecord, CommandService, failure_status
 from services.api.errors import ApiError, error_responses
 

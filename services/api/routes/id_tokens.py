@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from redis.asyncio import Redis
 
+from csms.infra.api_tokens import Principal
 from csms.protocol.enums import AuthorizationStatus
-from services.api.auth import AUTH_ERRORS, Analyst, Operator, Principal, record_audit
+from services.api.auth import AUTH_ERRORS, Analyst, Operator, record_audit
 from services.api.errors import ApiError, error_responses
 from services.api.id_token_store import IdTokenStore, expiry_text
 from services.api.pagination import Limit, scan_page

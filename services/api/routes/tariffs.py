@@ -19,9 +19,10 @@ from redis.asyncio import Redis
 from csms.clock import Clock, system_clock
 from csms.domain.tariff_ocpp21 import set_default_tariff_request
 from csms.domain.tariffs import Tariff, TariffError
+from csms.infra.api_tokens import Principal
 from csms.infra.tariff_store import TariffExists, TariffNotFound, TariffStore
 from csms.protocol.versions import OcppVersion
-from services.api.auth import AUTH_ERRORS, Analyst, Operator, Principal, record_audit
+from services.api.auth import AUTH_ERRORS, Analyst, Operator, record_audit
 from services.api.commands import RAW_CALL
 from services.api.errors import ApiError, error_responses
 from services.api.routes.commands import (

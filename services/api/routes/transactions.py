@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 
 from csms.domain.transactions import tx_key
 from csms.infra import redis_keys
-from services.api.auth import Role, require
+from csms.infra.api_tokens import Role
+from services.api.auth import require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import Limit, scan_page

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from services.cli import main
 
 from csms.infra.redis_client import make_redis
 from csms.infra.station_registry import StationRegistry
 from csms.settings import Settings
+from services.cli import main
 
 REDIS_URL = "redis://127.0.0.1:6379/10"
 
@@ -24,8 +24,8 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def _registration(settings: Settings, station: str):  # type: ignore[no-untyped-def]
-    async def get():  # type: ignore[no-untyped-def]
+def _registration(settings: Settings, station: str):
+    async def get():
         client = make_redis(settings)
         try:
             return await StationRegistry(client).get(station)

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from services.analytics.http_endpoint import LocalEngine
 
 from csms.infra.clickhouse import ClickHouse, chdb_path
 from csms.infra.migrate import migrate
+from services.analytics.http_endpoint import LocalEngine
 
 
 @pytest.fixture

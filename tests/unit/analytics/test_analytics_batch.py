@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from services.analytics.batch import Batch, to_columns
 from services.analytics.rows import Routed
 

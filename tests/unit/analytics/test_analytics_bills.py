@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 import pytest
-from services.analytics.rows import BILLS, route_bill
 
 from csms.infra.clickhouse import ClickHouse
+from services.analytics.rows import BILLS, route_bill
 from tests.unit.analytics.bills import HOUR_MS, final_bill
 from tests.unit.domain.builders import T0
 

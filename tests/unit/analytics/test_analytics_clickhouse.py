@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import clickhouse_connect
 import pytest
 
-from csms.infra import clickhouse as ch_module
 from csms.infra.clickhouse import ClickHouse, chdb_path, is_embedded, make_client
 
 
@@ -29,7 +29,7 @@ def test_chdb_path_is_canonical(tmp_path: Path) -> None:
 
 def test_http_urls_become_server_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(ch_module.clickhouse_connect, "get_client", lambda **kw: seen.append(kw))
+    monkeypatch.setattr(clickhouse_connect, "get_client", lambda **kw: seen.append(kw))
     make_client("http://analyst:s%40cret@ch.internal:8124/csms")
     make_client("https://ch.example.com")
     assert seen == [

@@ -11,6 +11,8 @@ import httpx
 import lz4.frame
 import pytest
 import zstandard
+
+from csms.infra.clickhouse import ClickHouse
 from services.analytics.http_endpoint import (
     EndpointError,
     LocalEngine,
@@ -22,8 +24,6 @@ from services.analytics.http_endpoint import (
     split_insert,
     statement_keyword,
 )
-
-from csms.infra.clickhouse import ClickHouse
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from pathlib import Path
 import clickhouse_connect
 import httpx
 import pytest
+
+from csms.infra.clickhouse import ClickHouse
 from services import cli
 from services.analytics.http_endpoint import (
     EndpointError,
@@ -25,8 +27,6 @@ from services.analytics.http_endpoint import (
     make_server,
     password_sha256,
 )
-
-from csms.infra.clickhouse import ClickHouse
 
 ANALYST_PW = "an4lyst"
 WRITER_PW = "wr1ter"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from services.analytics.rows import TABLES
 
 from csms.infra.clickhouse import ClickHouse
 from csms.infra.migrate import Migration, load_migrations, migrate, split_statements
+from services.analytics.rows import TABLES
 
 
 def test_split_statements_skips_comment_lines_and_keeps_multiline_statements() -> None:

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 import chdb
 import httpx
 import pytest
+
+from csms.infra.clickhouse import ClickHouse, chdb_path
 from services.analytics.http_endpoint import LocalEngine, make_app
 from services.analytics.native import (
     BLOCK_INFO,
@@ -19,8 +21,6 @@ from services.analytics.native import (
     parse_type,
     reframe,
 )
-
-from csms.infra.clickhouse import ClickHouse, chdb_path
 
 COLUMNS = {
     "u8": "toUInt8(number)",
@@ -45,7 +45,7 @@ COLUMNS = {
 
 
 def native(sql: str) -> bytes:
-    data: bytes = chdb.query(sql, "Native").bytes()  # type: ignore[no-untyped-call]
+    data: bytes = chdb.query(sql, "Native").bytes()
     return data
 
 

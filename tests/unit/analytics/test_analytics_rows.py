@@ -6,6 +6,10 @@ from dataclasses import asdict, replace
 
 import orjson
 import pytest
+
+from csms.domain import transactions as txp
+from csms.domain.model import ConnectorStatus, MeterSample, Transaction
+from csms.envelope import FrameEnvelope
 from services.analytics.rows import (
     METER_VALUES,
     OCPP_FRAMES,
@@ -16,10 +20,6 @@ from services.analytics.rows import (
     route_status,
     route_transaction,
 )
-
-from csms.domain import transactions as txp
-from csms.domain.model import ConnectorStatus, MeterSample, Transaction
-from csms.envelope import FrameEnvelope
 from tests.unit.domain.builders import (
     T0,
     Session,

@@ -13,13 +13,13 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from clickhouse_connect.driver.exceptions import OperationalError
 from prometheus_client import REGISTRY
-from services.analytics import sink as sink_module
-from services.analytics.sink import Sink
 
 from csms.domain.model import ConnectorStatus
 from csms.envelope import FrameEnvelope
 from csms.infra.clickhouse import ClickHouse
 from csms.settings import Settings, Topics
+from services.analytics import sink as sink_module
+from services.analytics.sink import Sink
 from tests.unit.domain.builders import T0, Session, meter_values16, mv16, sv16
 
 TOPICS = Topics(prefix="unit.")

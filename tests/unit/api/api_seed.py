@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from services.api.auth import ApiTokens, Role
 
 from csms.domain.model import ConnectorStatus, Transaction
 from csms.infra import redis_keys as keys
+from csms.infra.api_tokens import ApiTokens, Role
 
 # A private Redis DB: the fixtures flush it before and after every test.
 REDIS_URL = os.environ.get("CSMS_TEST_API_REDIS_URL", "redis://127.0.0.1:6379/11")

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from services.api.app import create_app
-from services.api.audit import MemoryAudit
 
 from csms.settings import Settings
+from services.api.app import create_app
 from tests.unit.api.api_seed import ADMIN_TOKEN, REDIS_URL
+from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.redis_db import flushed_redis
 
 

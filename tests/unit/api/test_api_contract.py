@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import orjson
 from redis.asyncio import Redis
-from services.processors.projections import project_status, project_transaction
-from services.processors.stores import RedisStationStore, RedisTransactionStore
 
 from csms.envelope import FrameEnvelope, Kind, new_event_id
+from csms.projections.projections import project_status, project_transaction
+from csms.projections.stores import RedisStationStore, RedisTransactionStore
 from tests.unit.api.api_seed import T0
 
 _uids = itertools.count()

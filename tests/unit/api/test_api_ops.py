@@ -9,13 +9,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
-from services.api import app as app_module
-from services.api.app import create_app
-from services.api.audit import MemoryAudit
 
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
+from services.api import app as app_module
+from services.api.app import create_app
 from tests.unit.api.api_seed import ADMIN_HEADERS, ADMIN_TOKEN, REDIS_URL
+from tests.unit.api.memory_audit import MemoryAudit
 
 
 def _unused_port() -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import orjson
+
+from csms.domain.model import ConnectorStatus, Transaction
 from services.api.views import (
     connector_tree,
     iso_ms,
@@ -13,8 +15,6 @@ from services.api.views import (
     station_summary,
     transaction_view,
 )
-
-from csms.domain.model import ConnectorStatus, Transaction
 
 
 def _status(evse: int, connector: int, status: str, ts_ms: int) -> str:

@@ -10,10 +10,9 @@ import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
-from services import cli as services_cli
-from services.admin import api_tokens as cli
-from services.api.audit import MemoryAudit
-from services.api.auth import (
+
+from csms.infra import redis_keys
+from csms.infra.api_tokens import (
     BOOTSTRAP_NAME,
     ApiTokens,
     Role,
@@ -21,11 +20,12 @@ from services.api.auth import (
     allows,
     token_digest,
 )
-from services.cli import local_api_token
-
-from csms.infra import redis_keys
 from csms.settings import Settings
+from services import cli as services_cli
+from services.admin import api_tokens as cli
+from services.cli import local_api_token
 from tests.unit.api.api_seed import ADMIN_TOKEN, REDIS_URL, mint
+from tests.unit.api.memory_audit import MemoryAudit
 
 TOKENS = "/api/v1/api-tokens"
 ID_TOKEN = {"id_token": "AA11", "type": "ISO14443"}

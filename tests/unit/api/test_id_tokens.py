@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
-from services.api.audit import MemoryAudit
 
 from csms.infra import redis_keys
 from csms.infra.redis_decisions import RedisDecisions
 from tests.unit.api.api_seed import T0, mint
+from tests.unit.api.memory_audit import MemoryAudit
 
 BASE = "/api/v1/id-tokens"
 NOW = T0  # 2025-01-31T12:00:00.000Z

@@ -9,12 +9,12 @@ import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
-from services.api.audit import MemoryAudit
 
 from csms.infra import redis_keys
 from csms.infra.redis_decisions import RedisDecisions
 from csms.infra.station_registry import StationRegistry
 from tests.unit.api.api_seed import T0, mint, put_station, station_fields
+from tests.unit.api.memory_audit import MemoryAudit
 
 BASE = "/api/v1/stations"
 PASSWORD = "correct-horse-battery-staple"

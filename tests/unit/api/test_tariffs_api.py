@@ -12,13 +12,13 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from services.api.audit import MemoryAudit
 
 from csms.domain.billing import Accrual, finish
 from csms.domain.tariffs import parse_tariff
 from csms.infra import redis_keys
 from csms.infra.tariff_store import TariffStore
 from tests.unit.api.api_seed import T0, mint
+from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.redis_db import flushed_redis
 
 REDIS_URL = os.environ.get("CSMS_TEST_TARIFF_REDIS_URL", "redis://127.0.0.1:6379/1")

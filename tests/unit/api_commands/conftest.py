@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from redis.asyncio import Redis
-from services.api.app import create_app
-from services.api.audit import MemoryAudit
 
 from csms.settings import Settings
+from services.api.app import create_app
+from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.api_commands.scripted import ADMIN_TOKEN, REDIS_URL, ScriptedGateway
 from tests.unit.redis_db import flushed_redis
 

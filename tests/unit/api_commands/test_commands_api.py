@@ -12,9 +12,9 @@ import asyncio
 import httpx
 import orjson
 from redis.asyncio import Redis
-from services.api.audit import MemoryAudit
 
 from csms.infra import redis_keys
+from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.api_commands.scripted import AUTH, GATEWAY, ScriptedGateway
 
 
@@ -22,8 +22,9 @@ async def _station(redis: Redis, station: str, protocol: str, *, online: bool = 
     await redis.sadd(redis_keys.STATIONS, station)
     await redis.hset(redis_keys.station(station), mapping={"protocol": protocol})
     if online:
-        route = {"gateway": GATEWAY, "conn": "c1", "epoch": 1, "since_ms": 0}
-        await redis.hset(redis_keys.station_route(station), mapping=route)
+        route = {"gateway": GATEWAY, "conn": "c1", "epoch": "1", "since_ms": "0"}
+        # redis-py types `mapping` with invariant keys: a plain dict[str, str] does not fit.
+        await redis.hset(redis_keys.station_route(station), mapping=route)  # type: ignore[arg-type]
 
 
 async def test_a_neutral_command_is_translated_for_the_station_version(

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
-from services.api.audit import MemoryAudit
 
 from csms.domain.tariff_ocpp21 import set_default_tariff_request
 from csms.domain.tariffs import parse_tariff
@@ -19,6 +18,7 @@ from csms.infra import redis_keys
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
 from tests.unit.api.api_seed import mint
+from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.api_commands.scripted import AUTH, GATEWAY, ScriptedGateway
 
 BODY = {

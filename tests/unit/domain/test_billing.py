@@ -102,7 +102,7 @@ def test_version_valid_at_the_start_and_assignment_precedence() -> None:
     assert version_at([v2, v1], 4999) == v1
     assert version_at([v1, v2], 5000) == v2
     assert version_at([v1, v2], 10) == v1  # started before the first version: the first
-    history = {
+    history: dict[str, list[list[Any]]] = {
         "default": [[0, "PUBLIC"]],
         "station:CP1": [[0, "SITE"], [9000, None]],
         "group:FLEET": [[2000, "FLEET"]],
@@ -182,14 +182,14 @@ def test_zero_decimal_currency() -> None:
 def test_readings_in_any_order_and_duplicated_price_the_same() -> None:
     t = berlin_tariff()
     start = ms("2026-11-25T19:00:00+00:00")
-    readings = [[start + i * 5 * MIN, 1000.0 + i * 900.0] for i in range(40)]
-    expected = finish(t, price(t, Session(start, start + 200 * MIN, readings=readings)), final=True)
+    readings: list[list[Any]] = [[start + i * 5 * MIN, 1000.0 + i * 900.0] for i in range(40)]
+    expected = finish(t, price(t, Session(start, start + 200 * MIN, _pairs(readings))), final=True)
     rng = random.Random(7)
     for _ in range(5):
         shuffled = readings + rng.sample(readings, 10)
         rng.shuffle(shuffled)
         merged = readings_merge([], shuffled, cap=500)
-        got = finish(t, price(t, Session(start, start + 200 * MIN, readings=merged)), final=True)
+        got = finish(t, price(t, Session(start, start + 200 * MIN, _pairs(merged))), final=True)
         assert got == expected
 
 
@@ -227,7 +227,7 @@ def test_readings_beyond_the_cap_keep_the_total() -> None:
     readings = [[i * MIN, i * 100.0] for i in range(2000)]
     merged = readings_merge([], readings, cap=300)
     assert len(merged) <= 300 and merged[0] == readings[0] and merged[-1] == readings[-1]
-    bill = finish(t, price(t, Session(0, 2000 * MIN, merged)), final=True)
+    bill = finish(t, price(t, Session(0, 2000 * MIN, _pairs(merged))), final=True)
     assert bill["energy_wh"] == "199900.000"
 
 
@@ -247,3 +247,8 @@ def test_an_absurd_station_clock_is_bounded_and_flagged() -> None:
     )
     assert "implausible_duration" in bill["flags"]
     assert bill["charging_s"] == 31 * 24 * 3600
+
+
+def _pairs(readings: list[list[Any]]) -> list[tuple[int, float]]:
+    """Stored [ts, Wh] readings as the (ts, Wh) pairs a Session takes."""
+    return [(int(ts), float(wh)) for ts, wh in readings]

@@ -23,8 +23,7 @@ from tests.unit.domain.builders import (
     transaction_event,
 )
 
-# The inputs of the tests below, named: the ClickHouse parity test
-# (tests/unit/analytics/test_meter_values_sql_parity.py) flattens the same ones.
+# The inputs of the tests below, named.
 EXPLICIT_16 = Session("CP-16").call(
     "MeterValues",
     meter_values16(

@@ -8,12 +8,12 @@ from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
-from services.gateway.server import start_server
-from services.gateway.session import GatewayContext
 from websockets.asyncio.client import connect
 
 from csms.infra.redis_client import make_redis
 from csms.settings import Settings
+from services.gateway.context import GatewayContext
+from services.gateway.server import start_server
 from tests.unit.gateway.fakes import FixedDecisions, RecordingPublisher
 
 REDIS_URL = "redis://127.0.0.1:6379/7"  # this suite's database (others use 11-14)

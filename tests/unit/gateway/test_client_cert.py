@@ -6,13 +6,6 @@ from __future__ import annotations
 import orjson
 import pytest
 from prometheus_client import REGISTRY
-from services.gateway.handshake import (
-    CERT_REFUSED,
-    CertDecision,
-    FrontDoor,
-    check_client_certificate,
-)
-from services.gateway.server import context_from_settings
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 
@@ -24,6 +17,13 @@ from csms.security.client_cert import (
     parse_dn,
 )
 from csms.settings import Settings
+from services.gateway.handshake import (
+    CERT_REFUSED,
+    CertDecision,
+    FrontDoor,
+    check_client_certificate,
+)
+from services.gateway.server import context_from_settings
 from tests.unit.gateway.fakes import FixedDecisions, RecordingPublisher
 from tests.unit.gateway.helpers import make_context, running, ws_connect
 

@@ -6,10 +6,10 @@ import asyncio
 
 import orjson
 import pytest
-from services.gateway.connections import REPLACED_CODE, REPLACED_REASON, Connections
 from websockets.exceptions import ConnectionClosed
 
 from csms.infra import redis_keys
+from services.gateway.connections import REPLACED_CODE, REPLACED_REASON, Connections
 from tests.unit.gateway.fakes import RecordingPublisher
 from tests.unit.gateway.helpers import make_context, redis_db7, running, ws_connect
 

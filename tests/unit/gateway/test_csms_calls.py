@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 import pytest
 from prometheus_client import REGISTRY
-from services.gateway.calls import RESTARTING, CallInbox
-from services.gateway.connections import Connections
-from services.gateway.session import StationSession
 from websockets.asyncio.client import ClientConnection
 
 from csms.infra import redis_keys
 from csms.infra.call_bus import CallBus, CallRequest, Route, new_call_id
+from services.gateway.calls import RESTARTING, CallInbox
+from services.gateway.connections import Connections
+from services.gateway.session import StationSession
 from tests.unit.gateway.fakes import RecordingPublisher
 from tests.unit.gateway.helpers import make_context, redis_db7, running, ws_connect
 

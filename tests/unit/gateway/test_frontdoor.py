@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 from prometheus_client import REGISTRY
-from services.gateway.handshake import FrontDoor
 from websockets.exceptions import InvalidStatus
 
 from csms.infra.station_registry import ACCEPTED, PENDING, REJECTED, StationRegistry
+from services.gateway.handshake import FrontDoor
 from tests.unit.gateway.fakes import RecordingPublisher
 from tests.unit.gateway.helpers import make_context, redis_db7, running, ws_connect
 

@@ -9,10 +9,10 @@ import base64
 import orjson
 import pytest
 from prometheus_client import REGISTRY
-from services.gateway.policy import BINARY_FLAG
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from services.gateway.policy import BINARY_FLAG
 from tests.unit.gateway.fakes import RecordingPublisher
 from tests.unit.gateway.helpers import make_context, running, ws_connect
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from services.gateway.kafka_sink import LibrdkafkaSink
-from services.gateway.publisher import FramePublisher
 
 from csms.envelope import FrameEnvelope
 from csms.settings import Settings
+from services.gateway.kafka_sink import LibrdkafkaSink
+from services.gateway.publisher import FramePublisher
 
 
 class FlickeringProducer:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
+
+from csms.protocol.errors import Failure, FrameRejected
+from csms.protocol.framing import Call
+from csms.protocol.versions import OcppVersion
 from services.gateway.policy import (
     CLOSE_BINARY,
     CLOSE_FLOOD,
     CLOSE_IDLE,
     check_call,
 )
-
-from csms.protocol.errors import Failure, FrameRejected
-from csms.protocol.framing import Call
-from csms.protocol.versions import OcppVersion
 
 HEARTBEAT = Call("1", "Heartbeat", {})
 BOOT = Call("2", "BootNotification", {})

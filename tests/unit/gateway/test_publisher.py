@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 from prometheus_client import REGISTRY
-from services.gateway.publisher import AckCallback, FramePublisher, PublishTimeout
-from services.gateway.room import Room
 
 from csms.envelope import FrameEnvelope
+from services.gateway.publisher import AckCallback, FramePublisher, PublishTimeout
+from services.gateway.room import Room
 
 
 class FakeSink:

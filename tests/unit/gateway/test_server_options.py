@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 from redis.asyncio import Redis
-from services.gateway.handshake import FrontDoor
 from websockets.exceptions import InvalidStatus
 
 from csms.infra.station_registry import StationRegistry
+from services.gateway.handshake import FrontDoor
 from tests.unit.gateway.fakes import RecordingPublisher
 from tests.unit.gateway.helpers import make_context, running, ws_connect
 

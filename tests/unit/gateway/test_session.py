@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import orjson
 import pytest
-from services.gateway.server import start_server
-from services.gateway.session import GatewayContext
 from websockets.asyncio.client import ClientConnection, connect
 
 from csms.settings import Settings
+from services.gateway.context import GatewayContext
+from services.gateway.server import start_server
 from tests.unit.gateway.fakes import FixedDecisions, RecordingPublisher
 
 PORT = 19777
@@ -47,7 +47,7 @@ async def _call(ws: ClientConnection, frame: list[object]) -> list[object]:
     return answer
 
 
-async def test_boot_is_answered_and_every_frame_is_published_in_order(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_boot_is_answered_and_every_frame_is_published_in_order(gateway) -> None:
     publisher, _ = gateway
     async with _connect() as ws:
         answer = await _call(
@@ -76,7 +76,7 @@ async def test_boot_is_answered_and_every_frame_is_published_in_order(gateway) -
     assert len({e.conn for e in publisher.envelopes}) == 1
 
 
-async def test_no_answer_before_kafka_acknowledges_the_call(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_no_answer_before_kafka_acknowledges_the_call(gateway) -> None:
     publisher, _ = gateway
     publisher.auto_ack = False
     async with _connect() as ws:
@@ -92,7 +92,7 @@ async def test_no_answer_before_kafka_acknowledges_the_call(gateway) -> None:  #
         assert answer[:2] == [3, "h1"]
 
 
-async def test_kafka_failure_is_answered_with_internal_error(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_kafka_failure_is_answered_with_internal_error(gateway) -> None:
     publisher, _ = gateway
     publisher.auto_ack = False
     async with _connect("CP-9", "ocpp2.0.1") as ws:
@@ -104,7 +104,7 @@ async def test_kafka_failure_is_answered_with_internal_error(gateway) -> None:  
         assert answer[:3] == [4, "h1", "InternalError"]
 
 
-async def test_pipelined_calls_are_answered_in_order(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_pipelined_calls_are_answered_in_order(gateway) -> None:
     async with _connect() as ws:
         for i in range(10):
             await ws.send(orjson.dumps([2, str(i), "Heartbeat", {}]).decode())
@@ -146,7 +146,7 @@ async def test_bad_frames_get_the_versions_callerror_and_are_archived_flagged(
     assert rejected[0].action in {"", "Reset", "MeterValues", "Heartbeat"}
 
 
-async def test_answers_to_csms_calls_are_archived_not_answered(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_answers_to_csms_calls_are_archived_not_answered(gateway) -> None:
     publisher, _ = gateway
     async with _connect() as ws:
         await ws.send('[3,"csms-1",{"status":"Accepted"}]')
@@ -155,7 +155,7 @@ async def test_answers_to_csms_calls_are_archived_not_answered(gateway) -> None:
     assert ("in", "result", "") in kinds
 
 
-async def test_handshakes_without_ocpp_subprotocol_or_with_bad_ids_are_refused(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_handshakes_without_ocpp_subprotocol_or_with_bad_ids_are_refused(gateway) -> None:
     from websockets.exceptions import InvalidStatus
 
     with pytest.raises(InvalidStatus) as info:
@@ -169,7 +169,7 @@ async def test_handshakes_without_ocpp_subprotocol_or_with_bad_ids_are_refused(g
     assert info.value.response.status_code == 400
 
 
-async def test_start_transaction_gets_an_allocated_id_and_token_status(gateway) -> None:  # type: ignore[no-untyped-def]
+async def test_start_transaction_gets_an_allocated_id_and_token_status(gateway) -> None:
     async with _connect() as ws:
         start = {
             "connectorId": 1,

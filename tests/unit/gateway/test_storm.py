@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import orjson
+
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.storm import StormGuard
-
 from tests.unit.gateway.fakes import FixedDecisions, RecordingPublisher
 from tests.unit.gateway.helpers import make_context, running, ws_connect
 

@@ -1,4 +1,4 @@
-"""The session's cost in the 2.0.1 / 2.1 TransactionEventResponse (issue 16): the gateway folds
+"""The session's cost in the 2.0.1 / 2.1 TransactionEventResponse: the gateway folds
 the events its connection carried with the billing projection's own code, on top of the
 billing's checkpoint or from nothing when the billing has not caught up, and tells the station
 exactly what the bill will say. Every expectation below is the bill the real transactions and

@@ -6,7 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from loadtests.locust_ocpp import messages as m
+
+from csms.protocol.validation import validator
+from csms.protocol.versions import OcppVersion
+from loadtests import ocpp_payloads as m
+from loadtests.locust_ocpp.answers import CallErrorAnswer
 from loadtests.locust_ocpp.charger import (
     REBOOT_NAME,
     STORM_TYPE,
@@ -14,11 +18,8 @@ from loadtests.locust_ocpp.charger import (
     ChargerConfig,
     backoff_delay,
 )
-from loadtests.locust_ocpp.messages import CallErrorAnswer, Payload
 from loadtests.locust_ocpp.transport import CallHandler, ConnectionLost
-
-from csms.protocol.validation import validator
-from csms.protocol.versions import OcppVersion
+from loadtests.ocpp_payloads import Payload
 
 
 class Stop(Exception):

@@ -7,7 +7,8 @@ from typing import Any
 
 import gevent
 import pytest
-from loadtests.locust_ocpp.messages import CallErrorAnswer, Payload
+
+from loadtests.locust_ocpp.answers import CallErrorAnswer
 from loadtests.locust_ocpp.transport import (
     CallFailed,
     CallTimeout,
@@ -16,6 +17,7 @@ from loadtests.locust_ocpp.transport import (
     basic_auth,
     request_type,
 )
+from loadtests.ocpp_payloads import Payload
 
 Report = tuple[str, str, float, int, BaseException | None]
 

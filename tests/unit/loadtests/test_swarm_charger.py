@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import orjson
+
 from loadtests.swarm.charger import Charger, _backoff
 from loadtests.swarm.config import SwarmConfig
 from loadtests.swarm.report import Stats

@@ -1,4 +1,5 @@
-"""The swarm's frames are valid OCPP: every CALL it can send passes the version's schema."""
+"""The swarm's frames are valid OCPP: every CALL it can send passes the version's schema (the
+payloads are loadtests.ocpp_payloads', shared with the Locust users)."""
 
 from __future__ import annotations
 
@@ -6,26 +7,32 @@ from typing import Any
 
 import orjson
 import pytest
-from loadtests.swarm import frames as f
 
 from csms.protocol.validation import validate_call, validator
 from csms.protocol.versions import OcppVersion
+from loadtests import ocpp_payloads as payloads
+from loadtests.swarm import frames as f
 
 V16, V201 = OcppVersion.V16, OcppVersion.V201
 
-CALLS: list[tuple[OcppVersion, str, dict[str, Any]]] = [
-    (V16, "BootNotification", f.boot_16("SW000001")),
-    (V16, "Heartbeat", {}),
-    (V16, "StatusNotification", f.status_16("Charging")),
-    (V16, "StartTransaction", f.start_16("TAG-1", 1000)),
-    (V16, "MeterValues", f.meter_values_16(42, 1090)),
-    (V16, "StopTransaction", f.stop_16(42, "TAG-1", 2000)),
-    (V201, "BootNotification", f.boot_201("SW000002")),
-    (V201, "Heartbeat", {}),
-    (V201, "StatusNotification", f.status_201("Occupied")),
-    (V201, "TransactionEvent", f.transaction_event_201("Started", "tx-1", 0, 10.0, "TAG-2")),
-    (V201, "TransactionEvent", f.transaction_event_201("Updated", "tx-1", 1, 100.0, "")),
-    (V201, "TransactionEvent", f.transaction_event_201("Ended", "tx-1", 2, 200.0, "TAG-2")),
+
+def _session(proto: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every CALL a swarm charger of `proto` sends, built as the swarm builds them."""
+    tx = payloads.Tx("TAG-1", meter_wh=1000, transaction_id="42" if proto == "ocpp1.6" else "t-1")
+    return [
+        ("BootNotification", payloads.boot(proto, "SW000001", vendor="Swarm")),
+        ("Heartbeat", {}),
+        ("StatusNotification", payloads.status(proto, "Charging")),
+        payloads.start(proto, tx),
+        payloads.meter(proto, tx),
+        payloads.stop(proto, tx),
+    ]
+
+
+CALLS = [
+    (OcppVersion(proto), action, payload)
+    for proto in ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+    for action, payload in _session(proto)
 ]
 
 
@@ -40,8 +47,8 @@ def test_call_payloads_pass_the_schema(
 
 def test_long_station_ids_fit_serial_number_limits() -> None:
     station = "X" * 40
-    validate_call(V16, "1", "BootNotification", f.boot_16(station))
-    validate_call(V201, "1", "BootNotification", f.boot_201(station))
+    validate_call(V16, "1", "BootNotification", payloads.boot("ocpp1.6", station))
+    validate_call(V201, "1", "BootNotification", payloads.boot("ocpp2.0.1", station))
 
 
 @pytest.mark.parametrize(
@@ -68,5 +75,5 @@ def test_generic_answers_to_csms_calls_pass_the_response_schema(
 
 
 def test_timestamp_is_utc_iso8601() -> None:
-    ts = f.timestamp()
+    ts = payloads.now_iso()
     assert len(ts) == 20 and ts.endswith("Z") and ts[10] == "T"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from loadtests.swarm.charger import is_201
 from loadtests.swarm.config import (
     SwarmConfig,

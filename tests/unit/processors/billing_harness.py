@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from services.processors.billing import BillingConfig, BillingStep
-from services.processors.pipeline import Processors
 
 from csms.domain.session_bill import Display
 from csms.domain.tariffs import Tariff, parse_tariff
 from csms.envelope import FrameEnvelope
+from csms.projections.billing import BillingConfig, BillingStep
+from csms.projections.pipeline import Processors
 from csms.settings import Topics
 from tests.unit.processors.fakes import (
     MemoryBillingStore,

@@ -122,7 +122,7 @@ class MemoryInferenceStore:
 
 
 class MemoryBillingStore:
-    """services.processors.billing.BillingStore in dicts."""
+    """csms.projections.billing.BillingStore in dicts."""
 
     def __init__(self) -> None:
         self.bills: dict[str, dict[str, Any]] = {}

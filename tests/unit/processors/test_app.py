@@ -4,11 +4,11 @@ import uuid
 
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
-from services.processors.app import create_app, kafka_brokers
-from services.processors.pipeline import handle
 
 from csms.envelope import FrameEnvelope
+from csms.projections.pipeline import handle
 from csms.settings import Settings, Topics
+from services.processors.app import create_app, kafka_brokers
 from tests.unit.domain.builders import Session
 
 

@@ -1,4 +1,4 @@
-"""Property (issue 16): a bill and its transaction never disagree on energy, and a 2.x station
+"""Property: a bill and its transaction never disagree on energy, and a 2.x station
 that displays cost is told the bill's total.
 
 Generated 1.6 and 2.x sessions - equal and decreasing station timestamps, events out of order and

@@ -1,4 +1,4 @@
-"""The billing projection's hard cases (issue 7): frames through the real transactions step,
+"""The billing projection's hard cases: frames through the real transactions step,
 its snapshots through the real billing step, in-memory stores."""
 
 from __future__ import annotations

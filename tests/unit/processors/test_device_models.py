@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from services.processors.device_models import (
+
+from csms.domain import device_model
+from csms.domain.device_model import CallContext, DeviceModel, apply, variable_key
+from csms.envelope import FrameEnvelope
+from csms.projections.device_models import (
     FOLDED_CALLS,
     material_change,
     parse_call,
     parse_model,
     project_device_model,
 )
-from services.processors.pipeline import Processors
-
-from csms.domain import device_model
-from csms.domain.device_model import CallContext, DeviceModel, apply, variable_key
-from csms.envelope import FrameEnvelope
+from csms.projections.pipeline import Processors
 from csms.settings import Topics
 from tests.unit.domain.builders import (
     T0,

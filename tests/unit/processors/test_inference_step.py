@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from services.processors.inference import load_rules, project_inference
 
 from csms.domain.inference16 import RulesRegistry, event_record, infer_all
 from csms.envelope import FrameEnvelope
+from csms.projections.inference import load_rules, project_inference
 from tests.unit.domain.builders import (
     T0,
     Session,

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from services.processors.projections import project_status, project_transaction
-
 from csms.envelope import FrameEnvelope
+from csms.projections.projections import project_status, project_transaction
 from tests.unit.domain.builders import (
     T0,
     Session,

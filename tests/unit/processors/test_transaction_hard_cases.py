@@ -1,4 +1,4 @@
-"""The transaction projection's hard cases (issue 6), each from a generated frame corpus fed
+"""The transaction projection's hard cases, each from a generated frame corpus fed
 through the real edge (`project_transaction`, in-memory stores) and the zombie policy."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import random
 
 import orjson
 import pytest
-from services.processors.pipeline import Processors, ZombiePolicy
-from services.processors.projections import TxProjected, project_transaction
 
 from csms.domain import transactions as txp
 from csms.domain.model import Transaction
 from csms.envelope import FrameEnvelope, decode
+from csms.projections.pipeline import Processors, ZombiePolicy
+from csms.projections.projections import TxProjected, project_transaction
 from csms.settings import Topics
 from tests.unit.domain.builders import (
     T0,
@@ -343,7 +343,8 @@ def processors(store: MemoryTransactionStore, sent: list[tuple[str, bytes]]) -> 
 
 
 async def test_station_rebooting_mid_transaction_and_never_resuming_is_closed_by_policy() -> None:
-    s, store, sent = Session("CP-L", t0=T0 - 2_000), MemoryTransactionStore(), []
+    s, store = Session("CP-L", t0=T0 - 2_000), MemoryTransactionStore()
+    sent: list[tuple[str, bytes]] = []
     proc = processors(store, sent)
     await feed(
         store,
@@ -384,7 +385,8 @@ async def test_station_rebooting_mid_transaction_and_never_resuming_is_closed_by
 
 
 async def test_a_session_that_resumes_after_a_reboot_stays_open() -> None:
-    s, store, sent = Session("CP-M", t0=T0 - 2_000), MemoryTransactionStore(), []
+    s, store = Session("CP-M", t0=T0 - 2_000), MemoryTransactionStore()
+    sent: list[tuple[str, bytes]] = []
     proc = processors(store, sent)
     await feed(store, *start_16(s, 48, meter=1_000, ts=T0))
     boot = s.call("BootNotification", boot16())
@@ -395,7 +397,8 @@ async def test_a_session_that_resumes_after_a_reboot_stays_open() -> None:
 
 
 async def test_a_transaction_silent_for_too_long_is_closed_once_as_timeout() -> None:
-    s, store, sent = Session("CP-N", "ocpp2.0.1"), MemoryTransactionStore(), []
+    s, store = Session("CP-N", "ocpp2.0.1"), MemoryTransactionStore()
+    sent: list[tuple[str, bytes]] = []
     proc = processors(store, sent)
     await feed(store, te(s, "Started", 0, T0))
     last = only(store).activity_ms
@@ -414,7 +417,8 @@ async def test_a_transaction_silent_for_too_long_is_closed_once_as_timeout() -> 
 
 
 async def test_csms_transactions_carries_snapshots_and_neutral_events_of_both_versions() -> None:
-    store, sent = MemoryTransactionStore(), []
+    store = MemoryTransactionStore()
+    sent: list[tuple[str, bytes]] = []
     proc = processors(store, sent)
     s16, s201 = Session("CP-O", t0=T0 - 2_000), Session("CP-P", "ocpp2.0.1")
     frames16 = [

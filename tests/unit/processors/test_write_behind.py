@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from services.processors.device_models import RedisDeviceModelStore
-from services.processors.inference import RedisInferenceStore
-from services.processors.pipeline import Processors
-from services.processors.stores import RedisStationStore, RedisTransactionStore
-from services.processors.write_behind import WriteBehindRedis
 
 from csms.infra.redis_dump import snapshot
+from csms.projections.device_models import RedisDeviceModelStore
+from csms.projections.inference import RedisInferenceStore
+from csms.projections.pipeline import Processors
+from csms.projections.stores import RedisStationStore, RedisTransactionStore
+from csms.projections.write_behind import WriteBehindRedis
 from csms.settings import Topics
 from tests.unit.redis_db import flushed_redis
 from tests.unit.replay.corpus import corpus

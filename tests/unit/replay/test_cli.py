@@ -6,6 +6,7 @@ import argparse
 from collections import Counter
 
 import pytest
+
 from services.replay.args import add_parser
 from services.replay.fold import FoldStats
 from services.replay.kafka_io import Span, partition_of

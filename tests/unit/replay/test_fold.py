@@ -4,12 +4,11 @@ read model is exactly the one folding straight into Redis writes, with the same 
 from __future__ import annotations
 
 import fnmatch
+from typing import cast
 
 import orjson
 import pytest
 from redis.asyncio import Redis
-from services.processors.wiring import build_processors
-from services.replay.fold import Fold, PolicyInterleave, Record, fold_all
 
 from csms.domain import transactions as txp
 from csms.domain.model import Transaction
@@ -17,7 +16,10 @@ from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
 from csms.infra.memory_redis import MemoryRedis, write_to
 from csms.infra.redis_dump import snapshot
+from csms.projections.stores import RedisClient
+from csms.projections.wiring import build_processors
 from csms.settings import Settings, Topics
+from services.replay.fold import Fold, PolicyInterleave, Record, fold_all
 from tests.unit.domain.builders import T0, Session, transaction_event
 from tests.unit.replay.corpus import corpus
 
@@ -41,7 +43,7 @@ async def fold_into(
     client: object, envs: list[FrameEnvelope], policy: tuple[FrameEnvelope, ...] = ()
 ) -> tuple[ListOutputs, Fold]:
     outputs = ListOutputs()
-    fold = Fold(build_processors(SETTINGS, outputs, lambda _: client))
+    fold = Fold(build_processors(SETTINGS, outputs, lambda _: cast(RedisClient, client)))
     decisions = PolicyInterleave(records(list(policy), TOPICS.policy))
     await fold_all(fold, iter([records(envs)]), decisions)
     return outputs, fold

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from services.replay.wipe import read_model_keys, wipe_read_model
 
 from csms.infra import redis_keys as keys
 from csms.infra.redis_dump import snapshot
+from services.replay.wipe import read_model_keys, wipe_read_model
 from tests.unit.replay.corpus import corpus
 from tests.unit.replay.test_fold import fold_into
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from services.supervisor import RestartPolicy, Supervisor, backoff_s, crash_looping, print_status
 
 FAST = RestartPolicy(initial_s=0.05, cap_s=0.2, healthy_after_s=60, loop_window_s=60, loop_deaths=3)
@@ -32,7 +33,7 @@ def test_crash_looping_counts_deaths_within_the_window_only() -> None:
     assert not crash_looping(policy, [0, 10, 20, 30, 40, 400], now=400)  # the old ones expired
 
 
-def _until(condition, what: str, within_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+def _until(condition, what: str, within_s: float = 30) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if condition():

@@ -1,0 +1,252 @@
+"""The billing projection: prices every transaction from its snapshots on `csms.transactions`.
+
+Input: the transactions step's snapshots (`type` "transaction"), which carry the session's
+times, baseline and latest energy reading, charging-state changes, and the energy readings of
+the frame that changed it (`readings`). Per transaction the step keeps, in Redis
+(`redis_keys.bill`), the tariff version it is priced with (resolved once, at the session's
+start time), the readings it has seen (merged by station time, so late, out-of-order and
+duplicated meter values give the in-order result) and the bill so far.
+
+Output:
+* the running bill in Redis (the API's `/transactions/{station}/{id}/bill`);
+* for stations that can display cost (device model), a checkpoint the gateway extends to
+  answer a 2.0.1/2.1 TransactionEvent with the cost (`redis_keys.cost_checkpoint`), and
+  CostUpdated (2.x) or the OCA cost DataTransfer (1.6, off by default) every
+  `billing_cost_interval_s` of session time;
+* the final bill on `csms.bills` when the transaction ends - once: a redelivered snapshot
+  finds the same bill and publishes nothing new (unless it is exactly the snapshot behind
+  the stored bill, which is published again in case a crash lost it); late data that
+  changes a final bill publishes revision n+1, which replaces it in ClickHouse.
+
+The pure fold and pricing (`merge_snapshot`, `priced`, `cost_display`) live in
+csms.domain.session_bill, shared with the gateway; this module is the step around them and its
+Redis edge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from csms.domain import billing, cost_messages
+from csms.domain.session_bill import (
+    READINGS_CAP,
+    Display,
+    merge_snapshot,
+    new_state,
+    priced,
+    signature,
+)
+from csms.domain.tariffs import Tariff, parse_stored
+from csms.infra import redis_keys
+from csms.projections.stores import RedisClient
+
+log = logging.getLogger(__name__)
+
+# How long a checkpoint outlives the last update of its session (the gateway only needs it
+# while the session runs; a session silent this long is closed by policy anyway).
+CHECKPOINT_TTL_S = 3 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class BillingConfig:
+    cost_interval_ms: int = 60_000  # 0 = no CostUpdated / RunningCost during sessions
+    datatransfer16: bool = False  # the 1.6 vendor message is off unless the operator says so
+    readings_cap: int = READINGS_CAP
+
+
+class BillingStore(Protocol):
+    async def load_bill(self, key: str) -> dict[str, Any] | None: ...
+
+    async def save_bill(self, key: str, state: dict[str, Any]) -> None: ...
+
+    async def save_checkpoint(self, key: str, checkpoint: dict[str, Any] | None) -> None: ...
+
+
+class Lookups(Protocol):
+    """Other owners' data the billing reads (never through the billing's write-behind copy)."""
+
+    async def tariff_for(
+        self, station: str, evse: int, id_token: str, at_ms: int
+    ) -> Tariff | None: ...
+
+    async def display(self, station: str, proto: str) -> Display: ...
+
+
+class StationMessages(Protocol):
+    """Sends a CSMS-initiated CALL to a station, fire and forget (None in a replay)."""
+
+    async def send(self, station: str, action: str, payload: dict[str, Any]) -> bool: ...
+
+
+@dataclass(slots=True)
+class Billed:
+    """What one snapshot changed: a bill to publish and calls to send to the station."""
+
+    publish: dict[str, Any] | None = None
+    calls: list[tuple[str, dict[str, Any]]] | None = None
+    changed: bool = False
+
+
+# --- pure ----------------------------------------------------------------------------------
+
+
+def station_calls(
+    state: Mapping[str, Any], bill: Mapping[str, Any], tariff: Tariff, display: Display
+) -> list[tuple[str, dict[str, Any]]]:
+    """What to tell the station about this bill (running: interval already checked)."""
+    tx_id = str(state["transaction_id"])
+    final = bill["state"] == billing.FINAL
+    if display.cost_updated and not final:
+        return [("CostUpdated", cost_messages.cost_updated(tx_id, bill))]
+    if display.datatransfer16 and tx_id.isdigit():
+        if final:
+            return [("DataTransfer", cost_messages.final_cost_16(int(tx_id), bill))]
+        readings = state.get("readings") or []
+        meter = float(readings[-1][1]) if readings else 0.0
+        charging = (state.get("states") or [[0, ""]])[-1][1] in billing.CHARGING_STATES
+        return [
+            (
+                "DataTransfer",
+                cost_messages.running_cost_16(
+                    int(tx_id), bill, tariff, int(bill["priced_until_ms"]), meter, charging
+                ),
+            )
+        ]
+    return []
+
+
+def checkpoint(
+    tariff: Tariff, display: Display, state: Mapping[str, Any], snap: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the gateway needs to tell the station the cost the bill will say: the tariff, what
+    the station shows, and the billing state and transaction so far, which it folds the events
+    it answers into (csms.domain.session_bill.Ledger)."""
+    return {
+        "tariff": tariff.to_dict(),
+        "show": {"final": display.final, "message": display.message},
+        "state": state,
+        "tx": {k: v for k, v in snap.items() if k != "readings"},
+    }
+
+
+# --- the step --------------------------------------------------------------------------------
+
+
+class BillingStep:
+    def __init__(
+        self,
+        store: BillingStore,
+        lookups: Lookups,
+        messages: StationMessages | None,
+        config: BillingConfig,
+    ) -> None:
+        self.store = store
+        self.lookups = lookups
+        self.messages = messages
+        self.config = config
+
+    async def on_snapshot(self, snap: Mapping[str, Any]) -> Billed:
+        key = str(snap.get("key") or "")
+        if snap.get("type") != "transaction" or not key:
+            return Billed()
+        state = await self.store.load_bill(key) or new_state()
+        merge_snapshot(state, snap, self.config.readings_cap)
+        tariff = await self._tariff(state)
+        if tariff is None:
+            await self.store.save_bill(key, state)
+            return Billed(changed=True)
+        _, bill = priced(tariff, state)
+        display = Display(**state.get("display") or {})
+        out = Billed(changed=True)
+        if state["ended"]:
+            out.publish = self._final(state, bill, str(snap.get("last_event_id") or ""))
+            if out.publish is not None and out.publish["revision"] == 1 and display.datatransfer16:
+                out.calls = station_calls(state, bill, tariff, display)
+            await self.store.save_checkpoint(key, None)
+        else:
+            state["bill"] = {**bill, "revision": 0}
+            out.calls = self._running_calls(state, bill, tariff, display)
+            if display.final or display.message:
+                await self.store.save_checkpoint(key, checkpoint(tariff, display, state, snap))
+        await self.store.save_bill(key, state)
+        if out.calls and self.messages is not None:
+            for action, payload in out.calls:
+                await self.messages.send(state["station"], action, payload)
+        return out
+
+    async def _tariff(self, state: dict[str, Any]) -> Tariff | None:
+        if state.get("tariff"):
+            return parse_stored(state["tariff"])
+        if state.get("tariff_checked") and not state["ended"]:
+            return None  # looked up at the start; once more at the end (a tariff set meanwhile)
+        state["tariff_checked"] = True
+        tariff = await self.lookups.tariff_for(
+            str(state["station"]),
+            int(state.get("evse") or 0),
+            str(state.get("id_token") or ""),
+            int(state["started_ms"]),
+        )
+        if tariff is None:
+            return None
+        state["tariff"] = tariff.to_dict()
+        display = await self.lookups.display(str(state["station"]), str(state.get("proto") or ""))
+        state["display"] = dataclasses.asdict(display)
+        return tariff
+
+    def _final(
+        self, state: dict[str, Any], bill: dict[str, Any], event_id: str
+    ) -> dict[str, Any] | None:
+        sig = signature(bill)
+        if sig == state.get("final_sig"):
+            # The same bill again: only the snapshot behind the stored bill republishes it.
+            stored: dict[str, Any] = state["bill"]
+            return stored if event_id and event_id == state.get("final_event") else None
+        state["revision"] = int(state.get("revision") or 0) + 1
+        state["final_sig"], state["final_event"] = sig, event_id
+        final = {**bill, "revision": state["revision"]}
+        state["bill"] = final
+        return final
+
+    def _running_calls(
+        self, state: dict[str, Any], bill: dict[str, Any], tariff: Tariff, display: Display
+    ) -> list[tuple[str, dict[str, Any]]]:
+        interval = self.config.cost_interval_ms
+        if not interval or not (display.cost_updated or display.datatransfer16):
+            return []
+        at = int(bill["priced_until_ms"])
+        last = state.get("cost_sent_ms")
+        if last is not None and at - int(last) < interval:
+            return []
+        state["cost_sent_ms"] = at
+        return station_calls(state, bill, tariff, display)
+
+
+# --- Redis edge --------------------------------------------------------------------------------
+
+
+class RedisBillingStore:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+
+    async def load_bill(self, key: str) -> dict[str, Any] | None:
+        raw = await self._redis.get(redis_keys.bill(key))
+        if not raw:
+            return None
+        value = orjson.loads(raw)
+        return value if isinstance(value, dict) else None
+
+    async def save_bill(self, key: str, state: dict[str, Any]) -> None:
+        await self._redis.set(redis_keys.bill(key), orjson.dumps(state))
+
+    async def save_checkpoint(self, key: str, checkpoint: dict[str, Any] | None) -> None:
+        name = redis_keys.cost_checkpoint(key)
+        if checkpoint is None:
+            await self._redis.delete(name)
+        else:
+            await self._redis.set(name, orjson.dumps(checkpoint), ex=CHECKPOINT_TTL_S)

@@ -1,0 +1,91 @@
+"""The 1.6 inference step: 2.0.1-style transaction events from 1.6 frames (csms.domain.inference16).
+
+State per station in one Redis hash `csms:inf16:<station>` (csms.infra.redis_keys.inference16):
+field "<connectorId>" -> JSON of ConnectorState, field "_model" -> "<vendor>\t<model>" of the
+station's last 1.6 BootNotification, which picks its vendor rules. The model is tracked here,
+from the frames this step folds, rather than read from the status projection's hash: another
+agent's progress would make a replay give other events than the live run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from csms.domain import inference16 as inf
+from csms.envelope import FrameEnvelope
+from csms.infra import redis_keys
+from csms.projections.stores import RedisClient
+
+log = logging.getLogger(__name__)
+
+MODEL_FIELD = "_model"
+
+
+class InferenceStore(Protocol):
+    async def load(self, station: str) -> tuple[str, dict[int, inf.ConnectorState]]:
+        """(the station's "<vendor>\\t<model>", its connectors' states)."""
+
+    async def save(
+        self, station: str, model: str | None, states: list[inf.ConnectorState]
+    ) -> None: ...
+
+
+class RedisInferenceStore:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+
+    async def load(self, station: str) -> tuple[str, dict[int, inf.ConnectorState]]:
+        fields = await self._redis.hgetall(redis_keys.inference16(station))
+        model = str(fields.pop(MODEL_FIELD, ""))
+        states: dict[int, inf.ConnectorState] = {}
+        for name, raw in fields.items():
+            try:
+                states[int(name)] = inf.ConnectorState.from_dict(orjson.loads(raw))
+            except (ValueError, TypeError):
+                log.warning("unreadable inference state %s/%s: starting it afresh", station, name)
+        return model, states
+
+    async def save(self, station: str, model: str | None, states: list[inf.ConnectorState]) -> None:
+        mapping: dict[str, str] = {
+            str(st.connector_id): orjson.dumps(st.to_dict()).decode() for st in states
+        }
+        if model is not None:
+            mapping[MODEL_FIELD] = model
+        if mapping:
+            await self._redis.hset(redis_keys.inference16(station), mapping=mapping)  # type: ignore[arg-type]
+
+
+def load_rules(path: str) -> inf.RulesRegistry:
+    """The vendor rules file (JSON, RulesRegistry.from_dict); none = the default rules."""
+    if not path:
+        return inf.RulesRegistry()
+    return inf.RulesRegistry.from_dict(orjson.loads(Path(path).read_bytes()))
+
+
+async def project_inference(
+    env: FrameEnvelope, store: InferenceStore, registry: inf.RulesRegistry
+) -> list[dict[str, Any]]:
+    """Fold one envelope into its 1.6 station's connector states; the events to publish."""
+    if not inf.relevant(env):
+        return []
+    model, states = await store.load(env.station)
+    boot = inf.boot_model(env)
+    new_model = None if boot is None else "\t".join(boot)
+    rules = registry.rules_for(*(new_model or model or "\t").split("\t", 1))
+    target = inf.connector_of(env)
+    targets = [target] if target is not None else sorted(states)
+    changed: list[inf.ConnectorState] = []
+    events: list[dict[str, Any]] = []
+    for cid in targets:
+        before = states.get(cid)
+        after, new = inf.infer(before, env, connector_id=cid, rules=rules)
+        if after != before and after.connector_id > 0:
+            changed.append(after)
+        events.extend(inf.event_record(e) for e in new)
+    if changed or (new_model is not None and new_model != model):
+        await store.save(env.station, new_model if new_model != model else None, changed)
+    return events

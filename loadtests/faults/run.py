@@ -1,0 +1,156 @@
+"""The run: the stack and the fleet started, each service killed (`kill -9`) and watched until
+it is back and does its job again, a SIGTERM under load timed, then the checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from loadtests.faults.checks import (
+    check_calls,
+    check_clickhouse,
+    check_replay,
+    check_sessions,
+    read_fleet_frames,
+    session_problem,
+)
+from loadtests.faults.report import Recovery, Report
+from loadtests.faults.stack import DEADLINE_S, SERVICES, LocalStack, api_client
+from loadtests.fleet import FleetCharger, FleetRecord, make_fleet, until_connected
+
+TARIFF = {"id": "fault-flat", "currency": "EUR", "energy_per_kwh": "0.40", "session_fee": "0.50"}
+
+
+async def run_faults(
+    stack: LocalStack, *, rounds: int, fleet_size: int, settle_s: float = 3.0
+) -> Report:
+    """Start the stack and the fleet, kill each service `rounds` times, then check."""
+    report = Report()
+    record = FleetRecord()
+    await stack.start()
+    await _assign_tariff(stack)
+    fleet = make_fleet(stack.gateway_url, fleet_size, record, interval_s=0.5, meter_values=3)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(c.run(stop)) for c in fleet]
+    try:
+        await until_connected(fleet, DEADLINE_S)
+        await asyncio.sleep(settle_s)
+        for n in range(1, rounds + 1):
+            for service in SERVICES:
+                report.recoveries.append(await _kill_and_watch(stack, fleet, record, service, n))
+                await asyncio.sleep(settle_s)
+        for service in SERVICES:
+            report.sigterm_stop_s[service] = await _sigterm(stack, service)
+            await asyncio.sleep(settle_s)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DEADLINE_S)
+    report.connects, report.retries = record.connects, record.retries
+    await check_sessions(stack, record, report)
+    frames = await read_fleet_frames(stack, record)
+    check_calls(record, frames, report)
+    await check_clickhouse(stack, frames, report)
+    await stack.stop()
+    await check_replay(stack, report)
+    return report
+
+
+async def _assign_tariff(stack: LocalStack) -> None:
+    async with api_client(stack) as api:
+        created = await api.post("/api/v1/tariffs", json=TARIFF)
+        assert created.status_code in (201, 409), created.text
+        assign = {"scope": "default", "tariff_id": TARIFF["id"], "valid_from_ms": 0}
+        assigned = await api.put("/api/v1/tariff-assignments", json=assign)
+        assert assigned.status_code == 200, assigned.text
+
+
+async def _kill_and_watch(
+    stack: LocalStack, fleet: list[FleetCharger], record: FleetRecord, service: str, n: int
+) -> Recovery:
+    pid = stack.child_pid(service)
+    assert pid is not None, f"no pid for {service}"
+    killed_at, killed_wall_ms = time.monotonic(), int(time.time() * 1000)
+    os.kill(pid, signal.SIGKILL)
+
+    async def back() -> bool:
+        new = stack.child_pid(service)
+        return new is not None and new != pid and await stack.healthy(service)
+
+    back_s = await stack.until(back, f"{service} restarted")
+    probes = {
+        "gateway": lambda: _all_served_since(fleet, record, killed_at),
+        "processors": lambda: _a_session_billed_since(stack, record, killed_at),
+        "analytics": lambda: _a_frame_queryable_since(stack, killed_wall_ms),
+        "api": lambda: _api_answers(stack),
+    }
+    await stack.until(probes[service], f"{service} recovered")
+    return Recovery(service, n, back_s, time.monotonic() - killed_at)
+
+
+async def _sigterm(stack: LocalStack, service: str) -> float:
+    """Seconds from SIGTERM to the service's exit, under load (the supervisor restarts it;
+    this waits until it is healthy again)."""
+    pid = stack.child_pid(service)
+    assert pid is not None, f"no pid for {service}"
+    sent = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    await stack.until(lambda: _exited(pid), f"{service} stopped after SIGTERM")
+    stopped = time.monotonic() - sent
+
+    async def back() -> bool:
+        new = stack.child_pid(service)
+        return new is not None and new != pid and await stack.healthy(service)
+
+    await stack.until(back, f"{service} restarted after SIGTERM")
+    return round(stopped, 2)
+
+
+async def _exited(pid: int) -> bool:
+    """Gone, or a zombie its parent has not reaped yet."""
+    return await asyncio.to_thread(_gone, pid)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+async def _all_served_since(fleet: list[FleetCharger], record: FleetRecord, t: float) -> bool:
+    return all(record.last_ok.get(c.station, 0.0) > t for c in fleet)
+
+
+async def _a_session_billed_since(stack: LocalStack, record: FleetRecord, t: float) -> bool:
+    later = [s for s in record.sessions if s.finished_s > t]
+    if not later:
+        return False
+    async with api_client(stack) as api:
+        return await session_problem(api, later[0]) == ""
+
+
+async def _a_frame_queryable_since(stack: LocalStack, wall_ms: int) -> bool:
+    query = (
+        "SELECT count() FROM ocpp_frames WHERE station LIKE 'FLEET-%' "
+        f"AND ts >= fromUnixTimestamp64Milli(toInt64({wall_ms}))"
+    )
+    try:
+        async with httpx.AsyncClient(base_url=stack.clickhouse_url, timeout=5) as ch:
+            text = (await ch.get("/", params={"query": query})).text.strip()
+    except httpx.HTTPError:
+        return False
+    return text.isdigit() and int(text) > 0
+
+
+async def _api_answers(stack: LocalStack) -> bool:
+    try:
+        async with api_client(stack) as api:
+            return (await api.get("/api/v1/stations", params={"limit": 1})).status_code == 200
+    except httpx.HTTPError:
+        return False
