@@ -12,7 +12,8 @@
 The leader's timer closes zombie transactions through `csms.policy` (ADR 0012).
 
 Each agent folds its events in batches and writes Redis through its own write-behind copy
-(csms.projections.write_behind), flushed before the batch is acked.
+(csms.projections.write_behind), flushed before the batch is acked (noack_take: a batch cut
+short by a stop is never acked, so it is redelivered).
 
 Processors never write ClickHouse: the analytics sink consumes those topics. Each agent decodes,
 calls the pure projection and writes the result; a bad envelope or a projection bug is logged,
@@ -27,11 +28,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
 import faust
+from faust.types import EventT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -192,10 +194,17 @@ def _agent(
     write: Callable[[], Awaitable[int]],
     batching: tuple[int, float],
 ) -> Any:
-    async def agent(stream: faust.StreamT[bytes]) -> None:
-        # take(): faust acks a batch's events only after this loop body, i.e. after the flush.
-        async for batch in stream.take(*batching):
-            await handle_batch(name, batch, handle_one, write)
+    async def agent(stream: faust.Stream[bytes]) -> None:
+        # noack_take(), not take(): take() acks a batch in a `finally`, so an agent cancelled
+        # mid-batch (SIGTERM) had its events acked and committed on the way out while their
+        # Redis writes were never flushed - a replay disagreed with the live state. Here a
+        # batch is acked only once its outputs and writes are done; a cancelled one is
+        # redelivered.
+        async for taken in stream.noack_take(*batching):
+            events = cast(Sequence[EventT[bytes]], taken)  # typed as values, yields events
+            await handle_batch(name, [event.value for event in events], handle_one, write)
+            for event in events:
+                await stream.ack(event)
 
     agent.__name__ = name
     return agent

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from csms.envelope import FrameEnvelope
 from csms.projections.pipeline import handle
 from csms.settings import Settings, Topics
-from services.processors.app import create_app, kafka_brokers
+from services.processors.app import _agent, create_app, kafka_brokers
 from tests.unit.domain.builders import Session
 
 
@@ -90,3 +93,55 @@ def test_the_app_follows_the_settings() -> None:
     assert by_agent["billing"] == {"t-1.csms.transactions"}
     assert len(by_agent) == 5
     assert kafka_brokers("a:1,,b:2") == ["kafka://a:1", "kafka://b:2"]
+
+
+class _Event:
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+
+class _Stream:
+    """The two calls the agent makes of a faust Stream: noack_take and ack."""
+
+    def __init__(self, batches: list[list[bytes]]) -> None:
+        self.batches = batches
+        self.acked: list[bytes] = []
+
+    async def noack_take(self, max_: int, within: float) -> Any:
+        for batch in self.batches:
+            yield [_Event(v) for v in batch]
+
+    async def ack(self, event: _Event) -> bool:
+        self.acked.append(event.value)
+        return True
+
+
+async def test_a_batch_is_acked_only_after_its_writes_and_never_when_cut_short() -> None:
+    """A stop (cancellation) in the middle of a batch must leave it unacked, so Kafka
+    redelivers it: faust's take() acked it in a finally and the writes were lost."""
+    handled: list[object] = []
+    blocked = asyncio.Event()
+
+    async def handle_one(raw: object) -> None:
+        handled.append(raw)
+        if raw == b"stop-here":
+            blocked.set()
+            await asyncio.Event().wait()  # the stop arrives while this frame is folded
+
+    writes = 0
+
+    async def write() -> int:
+        nonlocal writes
+        writes += 1
+        return 0
+
+    stream = _Stream([[b"a", b"b"], [b"c", b"stop-here", b"d"]])
+    agent = _agent("transactions", handle_one, write, (10, 0.1))
+    task = asyncio.create_task(agent(stream))
+    await blocked.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert stream.acked == [b"a", b"b"]  # the first batch, written; the second never acked
+    assert writes == 1
+    assert handled == [b"a", b"b", b"c", b"stop-here"]
