@@ -1,5 +1,7 @@
-"""The faust-streaming app: agents on `ocpp.frames` that keep the Redis read models current.
+"""The faust-streaming app: agents that keep the Redis read models current.
 
+The `frames` agent reads `ocpp.frames` (and `csms.policy`), decodes each event once and runs
+these steps on it, in partition order:
 * `transactions` - the neutral Transaction projection -> Redis, and on `csms.transactions`
   (key = station) every changed snapshot (csms.domain.transactions.snapshot) and one neutral
   event per 2.x TransactionEvent (neutral_event).
@@ -19,13 +21,12 @@ Processors never write ClickHouse: the analytics sink consumes those topics. Eac
 calls the pure projection and writes the result; a bad envelope or a projection bug is logged,
 counted and skipped (the stream must go on), while Redis being unreachable pauses the agent
 until it is back (skipping would silently lose read-model updates). Delivery is at least once
-(faust flushes what an agent published before committing its offsets); the projections are
+(an agent's outputs, on librdkafka, are acknowledged before its events are); the projections are
 idempotent, so redelivery changes nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -39,12 +40,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from csms.clock import system_clock
+from csms.infra.kafka_outputs import KafkaOutputs, OutputsLost
 from csms.infra.redis_client import make_redis
 from csms.projections.pipeline import (
     AGENTS,
     DOWNSTREAM,
-    handle,
     handle_batch,
+    handle_frame,
     handle_value,
     retry_infra,
 )
@@ -54,44 +56,14 @@ from csms.settings import LOCAL_STATE_DIR, Settings
 from services.processors.station_messages import RedisStationMessages
 
 log = logging.getLogger(__name__)
+# The agent that runs every frame step (pipeline.AGENTS) on each event, in one pass.
+FRAMES_AGENT = "frames"
 RAW: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
 
 
 def kafka_brokers(bootstrap: str) -> list[str]:
     """faust wants one kafka:// URL per bootstrap server."""
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
-
-
-class FaustOutputs:
-    """Outputs through the app's producer, sent at once and awaited by `delivered()`, which the
-    agents call before they write Redis (ADR 0013): a crash can then redo an output, never lose
-    it. (faust's default attaches a message to the event being processed and publishes it at
-    the commit - after the agent wrote Redis; a kill in between lost the output for good, since
-    the redelivered frame then changes nothing. Found by loadtests.faults.)"""
-
-    def __init__(self, app: faust.App) -> None:
-        self._app = app
-        self._topics: dict[str, faust.TopicT] = {}
-        self._pending: list[Awaitable[Any]] = []
-
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        if topic not in self._topics:
-            self._topics[topic] = self._app.topic(topic, **RAW)
-        self._pending.append(await self._topics[topic].send(key=key, value=value, force=True))
-
-    async def delivered(self) -> None:
-        """Wait until Kafka acknowledged every output sent so far (acks=all). An output Kafka
-        refused for good ends the process: its frames were not committed, so a restarted worker
-        folds and sends them again."""
-        pending, self._pending = self._pending, []
-        try:
-            await asyncio.gather(*pending)
-        except Exception:
-            log.critical(
-                "an output was not delivered to Kafka: exiting for a restart", exc_info=True
-            )
-            logging.shutdown()
-            os._exit(70)
 
 
 def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
@@ -125,21 +97,28 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
         broker_heartbeat_interval=3.0,
     )
     client = redis if redis is not None else make_redis(settings)
-    # One write-behind copy per agent: each is the only writer of its keys (write_behind.py).
-    caches = {name: WriteBehindRedis(client) for name in (*AGENTS, *DOWNSTREAM)}
+    # One write-behind copy per agent: each is the only writer of its keys (write_behind.py);
+    # the frames agent's steps write disjoint keys, so they share one copy and one flush.
+    caches = {
+        FRAMES_AGENT: WriteBehindRedis(client),
+        **{n: WriteBehindRedis(client) for n in DOWNSTREAM},
+    }
 
-    def redis_for(agent: str) -> WriteBehindRedis | Redis:
-        return caches.get(agent, client)  # the zombie sweep reads Redis itself
+    def redis_for(step: str) -> WriteBehindRedis | Redis:
+        if step in AGENTS:
+            return caches[FRAMES_AGENT]
+        return caches.get(step, client)  # the zombie sweep and the lookups read Redis itself
 
-    outputs = FaustOutputs(app)
+    outputs = KafkaOutputs(settings, client_id=f"{settings.processors_app_id}-outputs")
     processors = build_processors(settings, outputs, redis_for, RedisStationMessages(client))
-    # Every agent reads the frames and the CSMS's own policy decisions (which only the
-    # transactions step acts on): one input set, so a replay of both topics is the live run.
+    # One pass per event: the frames agent reads the frames and the CSMS's own policy decisions
+    # (which only the transactions step acts on), decodes each once and runs every step on it
+    # in partition order - the replay's loop (csms.projections.pipeline.handle_frame).
     inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
     batching = (settings.processors_batch_max, settings.processors_batch_s)
-    for name, step in processors.steps.items():
-        one = partial(handle, name, step=step)
-        app.agent(inputs, name=name)(_agent(name, one, _writer(outputs, caches[name]), batching))
+    one_pass = partial(handle_frame, processors.steps)
+    writer = _writer(outputs, caches[FRAMES_AGENT])
+    app.agent(inputs, name=FRAMES_AGENT)(_agent(FRAMES_AGENT, one_pass, writer, batching))
     # Downstream agents fold the processors' own output (the billing: transaction snapshots).
     snapshots = app.topic(settings.topics.transactions, **RAW)
     for name, value_step in processors.downstream.items():
@@ -178,11 +157,20 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     return app
 
 
-def _writer(outputs: FaustOutputs, cache: WriteBehindRedis) -> Callable[[], Awaitable[int]]:
-    """An agent's end of batch: its outputs acknowledged by Kafka, then its Redis writes."""
+def _writer(outputs: KafkaOutputs, cache: WriteBehindRedis) -> Callable[[], Awaitable[int]]:
+    """An agent's end of batch: its outputs acknowledged by Kafka, then its Redis writes
+    (ADR 0013). An output Kafka refused for good ends the process: its frames were not
+    committed, so a restarted worker folds and sends them again."""
 
     async def write() -> int:
-        await outputs.delivered()
+        try:
+            await outputs.delivered()
+        except OutputsLost:
+            log.critical(
+                "an output was not delivered to Kafka: exiting for a restart", exc_info=True
+            )
+            logging.shutdown()
+            os._exit(70)
         return await cache.flush()
 
     return write

@@ -1,12 +1,10 @@
 """The fold: every record through every processor step, exactly as the live agents run them.
 
-Each record is decoded once and handed to `csms.projections.pipeline.handle_env` once per
-agent (the agents keep
-disjoint state, so running them one after the other on each record is the same as running them
-side by side). Records of the policy topic are interleaved with the frames of the same station
-by Kafka timestamp: a policy decision (a zombie close) was taken after the frames that led to
-it, and the live processors folded it then; per-station order is all that matters, since every
-piece of state is per station.
+Each record goes through `csms.projections.pipeline.handle_frame`, the live `frames` agent's
+one pass: decoded once, then every step in order. Records of the policy topic are interleaved
+with the frames of the same station by Kafka timestamp: a policy decision (a zombie close) was
+taken after the frames that led to it, and the live processors folded it then; per-station
+order is all that matters, since every piece of state is per station.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from dataclasses import dataclass, field
 
 from csms.envelope import FrameEnvelope
 from csms.infra.memory_redis import UnsupportedCommand
-from csms.projections.pipeline import Processors, Step, decode_event, handle_env
+from csms.projections.pipeline import Processors, Step, handle_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +54,7 @@ class Fold:
                 stats.fatal.append(str(exc))
                 raise
             except Exception:
-                # handle() logs and skips it, as live; the summary reports how many.
+                # handle_frame() logs and skips it, as live; the summary reports how many.
                 stats.failed[agent] += 1
                 raise
 
@@ -64,11 +62,7 @@ class Fold:
 
     async def feed(self, record: Record) -> None:
         self.stats.records[record.topic] += 1
-        env = decode_event(self._steps, record.value)  # once for every agent
-        if env is None:
-            return
-        for name, step in self._steps.items():
-            await handle_env(name, env, step)
+        await handle_frame(self._steps, record.value)  # the live agent's one pass
 
 
 class PolicyInterleave:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from csms.infra.kafka_outputs import KafkaOutputs, OutputsLost
 from csms.infra.memory_redis import MemoryRedis, write_to
 from csms.infra.redis_client import make_redis
 from csms.projections.pipeline import InProcessDownstream
@@ -25,7 +26,7 @@ from csms.projections.wiring import build_processors
 from csms.settings import Settings
 from services.replay import kafka_io
 from services.replay.fold import Fold, FoldStats, PolicyInterleave, Record, fold_all
-from services.replay.kafka_io import KafkaOutputs, Span
+from services.replay.kafka_io import ReplayError, Span
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,10 @@ async def fold_job(job: Job) -> JobResult:
         if memory is not None:
             log.info("%s: writing %d read-model keys to Redis", job.name, memory.key_count())
             await write_to(memory, redis)
-        outputs.flush()
+        try:
+            outputs.flush()
+        except OutputsLost as exc:
+            raise ReplayError(str(exc)) from exc
         result.outputs = dict(outputs.sent)
         return result
     finally:

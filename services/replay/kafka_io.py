@@ -15,12 +15,10 @@ from confluent_kafka import (
     ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
-    Producer,
 )
 from confluent_kafka import TopicPartition as TP
 from confluent_kafka.admin import AdminClient
 
-from csms.infra.kafka import producer_config
 from csms.settings import Settings
 from services.replay.fold import Record
 
@@ -188,50 +186,3 @@ def _finish_at_position(consumer: Consumer, todo: dict[tuple[str, int], Span]) -
     for tp in consumer.position([TP(t, p) for t, p in todo]):
         if tp.offset >= 0 and tp.offset >= todo[(tp.topic, tp.partition)].high:
             del todo[(tp.topic, tp.partition)]
-
-
-class KafkaOutputs:
-    """`Outputs` on a librdkafka producer: durable like the gateway's (acks=all, idempotence,
-    zstd, murmur2 partitions), but batching for throughput rather than latency."""
-
-    def __init__(self, settings: Settings, *, client_id: str) -> None:
-        config = producer_config(settings, client_id=client_id)
-        config.update(
-            {
-                "linger.ms": 50,
-                "batch.size": 1024 * 1024,
-                "queue.buffering.max.messages": 500_000,
-                "queue.buffering.max.kbytes": 128 * 1024,  # bounded: send() waits when full
-                "delivery.report.only.error": True,
-                "on_delivery": self._on_delivery,
-            }
-        )
-        self._producer = Producer(config)
-        self.sent: dict[str, int] = {}
-        self.errors: list[str] = []
-        self._since_poll = 0
-
-    def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
-        if err is not None and len(self.errors) < 20:
-            self.errors.append(str(err))
-
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        while True:
-            try:
-                self._producer.produce(topic, value, key)
-                break
-            except BufferError:
-                self._producer.poll(0.05)  # the local queue is full: let librdkafka drain it
-        self.sent[topic] = self.sent.get(topic, 0) + 1
-        self._since_poll += 1
-        if self._since_poll >= 1000:  # serve delivery reports (only errors) now and then
-            self._since_poll = 0
-            self._producer.poll(0)
-
-    def flush(self, timeout_s: float = 120.0) -> None:
-        """Wait until Kafka acknowledged every output; raise if any was lost."""
-        remaining = self._producer.flush(timeout_s)
-        if remaining:
-            raise ReplayError(f"{remaining} outputs not acknowledged by Kafka")
-        if self.errors:
-            raise ReplayError(f"outputs failed: {'; '.join(self.errors)}")

@@ -18,7 +18,7 @@ re-applying a frame (or a whole replay over the read model) changes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from csms.domain.frames import OCPP2X, as_dict, as_int, as_str, inbound_call, parse_ts
@@ -72,16 +72,21 @@ class StationState:
 
     def changed_fields(self, before: StationState | None) -> dict[str, str]:
         """The hash fields that differ from `before` (all of them for a new station)."""
-        now = self.to_fields()
         if before is None:
-            return now
-        old = before.to_fields()
-        return {k: v for k, v in now.items() if old.get(k) != v}
+            return self.to_fields()
+        # Compared as values, converted only when they differ (usually last_seen alone).
+        out: dict[str, str] = {}
+        for name in _HASH_FIELDS:
+            value = getattr(self, name)
+            if value != getattr(before, name):
+                out[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
 
 
 # Computed once: dataclasses.fields() per frame was a measurable share of the processors' CPU.
 _HASH_TYPES = {f.name: f.type in ("int", int) for f in fields(StationState) if f.name != "station"}
 _HASH_FIELDS = tuple(_HASH_TYPES)
+_CONNECTOR_FIELDS = tuple(f.name for f in fields(ConnectorStatus))
 
 
 def apply_station(state: StationState | None, env: FrameEnvelope) -> StationState:
@@ -144,7 +149,10 @@ def connector_field(status: ConnectorStatus) -> str:
 def connector_json(status: ConnectorStatus, received_ms: int) -> dict[str, Any]:
     """The value stored under connector_field: the whole ConnectorStatus (the same shape as the
     `csms.status` topic's values; the timestamp is `ts_ms`) plus the gateway's receive time."""
-    return {**asdict(status), "received_ms": received_ms}
+    # A flat dataclass: read its fields directly (asdict's recursive copy cost ≈ 30 µs).
+    out = {name: getattr(status, name) for name in _CONNECTOR_FIELDS}
+    out["received_ms"] = received_ms
+    return out
 
 
 Verdict = Literal["apply", "republish", "skip"]

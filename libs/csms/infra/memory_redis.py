@@ -105,6 +105,13 @@ class MemoryRedis:
     async def delete(self, *keys: str) -> int:
         return sum(self._drop(k) for k in keys)
 
+    async def pttl(self, key: str) -> int:
+        """Milliseconds left; -1 without an expiry, -2 for no such key (as Redis)."""
+        if not self._live(key) or key not in self.strings:
+            return -2
+        deadline = self.deadlines_ms.get(key)
+        return -1 if deadline is None else max(0, deadline - int(time.time() * 1000))
+
     async def exists(self, *keys: str) -> int:
         tables = (self.strings, self.hashes, self.zsets, self.sets)
         return sum(1 for k in keys if self._live(k) and any(k in t for t in tables))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -32,7 +33,7 @@ from csms.domain.device_model import CallContext, DeviceModel, Variable, apply
 from csms.domain.frames import as_dict, as_list, as_str, id_text, inbound_call, outbound_call
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
-from csms.projections.stores import RedisClient
+from csms.projections.stores import RedisClient, load_object, save_object
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +187,11 @@ class RedisDeviceModelStore:
         self._redis = redis
 
     async def load_model(self, station: str) -> DeviceModel | None:
-        raw = await self._redis.get(redis_keys.device_model(station))
-        return None if raw is None else parse_model(station, raw)
+        key = redis_keys.device_model(station)
+        return await load_object(self._redis, key, partial(parse_model, station))
 
     async def save_model(self, model: DeviceModel) -> None:
-        await self._redis.set(redis_keys.device_model(model.station), orjson.dumps(model.to_dict()))
+        await save_object(self._redis, redis_keys.device_model(model.station), model, _encode_model)
 
     async def load_call(self, station: str, conn: str, uid: str) -> CallContext | None:
         raw = await self._redis.get(redis_keys.device_call(station, conn, uid))
@@ -202,6 +203,10 @@ class RedisDeviceModelStore:
 
     async def drop_call(self, station: str, conn: str, uid: str) -> None:
         await self._redis.delete(redis_keys.device_call(station, conn, uid))
+
+
+def _encode_model(model: DeviceModel) -> bytes:
+    return model.to_json()
 
 
 def parse_model(station: str, raw: str | bytes) -> DeviceModel | None:

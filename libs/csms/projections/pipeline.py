@@ -1,7 +1,7 @@
 """The processors' steps and their I/O edge, independent of faust.
 
 `Processors` holds the stores and an `Outputs`; `Processors.steps` names one step per agent.
-The faust app (`services.processors.app`) feeds each agent's stream through `handle`; the
+The faust app (`services.processors.app`) feeds each event through `handle_frame`; the
 replay (`csms replay`) feeds the same steps from a plain consumer with its own Outputs, so a
 rebuilt read model is folded by exactly the code that keeps the live one.
 """
@@ -9,7 +9,6 @@ rebuilt read model is folded by exactly the code that keeps the live one.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -154,7 +153,7 @@ class Processors:
     async def on_status(self, env: FrameEnvelope) -> bool:
         changed = await project_status(env, self.stations)
         for status in changed:
-            value = orjson.dumps(dataclasses.asdict(status))
+            value = orjson.dumps(status)  # a flat dataclass: the same JSON as asdict
             await self.outputs.send(self.topics.status, status.station.encode(), value)
             _published("status").inc()
         return bool(changed)  # the outcome counts published statuses, not station-hash writes
@@ -224,11 +223,14 @@ class ZombiePolicy:
     batch: int = 1000  # transactions looked at per sweep, oldest sign of life first
 
 
-async def handle(agent: str, raw: object, step: Step) -> None:
-    """Run one projection step for one raw event, never letting it stop the stream."""
-    env = decode_event((agent,), raw)
+async def handle_frame(steps: dict[str, Step], raw: object) -> None:
+    """One pass over one raw event: decoded once, then every step in order (the steps keep
+    disjoint state, so one after the other is the same as side by side). A step that raises
+    is logged and counted under its own name; the others still run."""
+    env = decode_event(steps, raw)
     if env is not None:
-        await handle_env(agent, env, step)
+        for name, step in steps.items():
+            await handle_env(name, env, step)
 
 
 def decode_event(agents: Iterable[str], raw: object) -> FrameEnvelope | None:
@@ -289,9 +291,9 @@ async def handle_batch(
     handle_one: Callable[[object], Awaitable[None]],
     flush: Callable[[], Awaitable[int]],
 ) -> None:
-    """A batch of events through `handle_one` (`handle` or `handle_value` bound to an agent's
-    step), then their Redis writes in one go (csms.projections.write_behind): the caller
-    acks the events only after this returns."""
+    """A batch of events through `handle_one` (`handle_frame` or `handle_value` bound to the
+    agent's steps), then their outputs and Redis writes in one go (`flush`: Kafka's acks, then
+    csms.projections.write_behind): the caller acks the events only after this returns."""
     for raw in raws:
         await handle_one(raw)
     await retry_infra(agent, flush)

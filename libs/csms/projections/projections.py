@@ -53,7 +53,7 @@ class TransactionStore(Protocol):
 class StationStore(Protocol):
     async def load_station(self, station: str) -> StationState | None: ...
 
-    async def save_station(self, station: str, changed: dict[str, str]) -> None: ...
+    async def save_station(self, state: StationState, changed: dict[str, str]) -> None: ...
 
     async def load_connector(self, station: str, field: str) -> dict[str, Any] | None: ...
 
@@ -140,7 +140,7 @@ async def project_status(env: FrameEnvelope, store: StationStore) -> list[Connec
     after = apply_station(before, env)
     changed = after.changed_fields(before)
     if changed:
-        await store.save_station(env.station, changed)
+        await store.save_station(after, changed)
     published = []
     for status in connector_statuses(env):
         stored = await store.load_connector(env.station, connector_field(status))

@@ -21,7 +21,9 @@ Written here (decode_responses=True: every value is text):
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import orjson
 from redis.asyncio import Redis
@@ -45,6 +47,40 @@ log = logging.getLogger(__name__)
 # What the stores write through: Redis itself, an agent's write-behind copy (live), or the
 # replay's in-memory Redis.
 RedisClient = Redis | WriteBehindRedis | MemoryRedis
+T = TypeVar("T")
+
+
+async def load_object(
+    redis: RedisClient, key: str, decode: Callable[[str | bytes], T | None]
+) -> T | None:
+    """A JSON value as its object: the write-behind copy decodes a key once per batch, not once
+    per frame (WriteBehindRedis.get_object); elsewhere it is decoded at each read."""
+    if isinstance(redis, WriteBehindRedis):
+        return await redis.get_object(key, decode)
+    raw = await redis.get(key)
+    return None if raw is None else decode(raw)
+
+
+async def save_object(redis: RedisClient, key: str, value: T, encode: Callable[[T], bytes]) -> None:
+    """SET key to the object's JSON: encoded at the flush on the write-behind copy (once per
+    batch however many frames changed it), at once elsewhere."""
+    if isinstance(redis, WriteBehindRedis):
+        redis.set_object(key, value, encode)
+    else:
+        await redis.set(key, encode(value))
+
+
+def encode_transaction(tx: Transaction) -> bytes:
+    return orjson.dumps(tx.to_dict())
+
+
+def decode_transaction(raw: str | bytes) -> Transaction | None:
+    try:
+        return Transaction.from_dict(orjson.loads(raw))
+    except (orjson.JSONDecodeError, TypeError):
+        # A corrupt read model is rebuilt from the frames rather than blocking them.
+        log.warning("unreadable transaction in Redis: rebuilding it")
+        return None
 
 
 class RedisTransactionStore:
@@ -52,20 +88,15 @@ class RedisTransactionStore:
         self._redis = redis
 
     async def load(self, key: str) -> Transaction | None:
-        raw = await self._redis.get(redis_keys.transaction(key))
-        if raw is None:
-            return None
-        try:
-            return Transaction.from_dict(orjson.loads(raw))
-        except (orjson.JSONDecodeError, TypeError):
-            # A corrupt read model is rebuilt from the frames rather than blocking them.
-            log.warning("unreadable transaction %s in Redis: rebuilding it", key)
-            return None
+        return await load_object(self._redis, redis_keys.transaction(key), decode_transaction)
 
     async def save(self, tx: Transaction) -> None:
         active = redis_keys.station_active_transactions(tx.station)
+        if isinstance(self._redis, WriteBehindRedis):  # the JSON is written at the flush
+            self._redis.set_object(redis_keys.transaction(tx.key), tx, encode_transaction)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(redis_keys.transaction(tx.key), orjson.dumps(tx.to_dict()))
+            if not isinstance(self._redis, WriteBehindRedis):
+                pipe.set(redis_keys.transaction(tx.key), encode_transaction(tx))
             pipe.zadd(redis_keys.station_transactions(tx.station), {tx.key: tx.started_ms})
             pipe.zadd(redis_keys.TRANSACTIONS, {tx.key: tx.started_ms})
             if tx.state == ACTIVE:
@@ -119,18 +150,30 @@ class RedisTransactionStore:
         await self._redis.delete(redis_keys.pending_call(station, conn, uid))
 
 
+def _parse_station(station: str, fields: dict[Any, Any]) -> StationState | None:
+    return StationState.from_fields(station, fields) if fields else None
+
+
 class RedisStationStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def load_station(self, station: str) -> StationState | None:
-        fields = await self._redis.hgetall(redis_keys.station(station))
-        return StationState.from_fields(station, fields) if fields else None
+        key = redis_keys.station(station)
+        if isinstance(self._redis, WriteBehindRedis):  # parsed once per batch, not per frame
+            return await self._redis.get_hash_object(key, partial(_parse_station, station))
+        return _parse_station(station, await self._redis.hgetall(key))
 
-    async def save_station(self, station: str, changed: dict[str, str]) -> None:
+    async def save_station(self, state: StationState, changed: dict[str, str]) -> None:
+        key = redis_keys.station(state.station)
+        if isinstance(self._redis, WriteBehindRedis):
+            # Every field at the flush (the same hash in the end), nothing converted per frame.
+            self._redis.set_hash_object(key, state, StationState.to_fields)
+            await self._redis.sadd(redis_keys.STATIONS, state.station)
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(redis_keys.station(station), mapping=changed)  # type: ignore[arg-type]
-            pipe.sadd(redis_keys.STATIONS, station)
+            pipe.hset(key, mapping=changed)  # type: ignore[arg-type]
+            pipe.sadd(redis_keys.STATIONS, state.station)
             await pipe.execute()
 
     async def load_connector(self, station: str, field: str) -> dict[str, Any] | None:

@@ -24,13 +24,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from csms.infra.memory_redis import MemoryPipeline, MemoryRedis
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+T = TypeVar("T")
 
 # Commands per MULTI/EXEC: one round trip each, small enough not to stall other clients.
 FLUSH_CHUNK = 1000
@@ -45,6 +47,9 @@ class WriteBehindRedis:
         self._mem = MemoryRedis()
         self._loaded: set[str] = set()  # keys whose whole value (or absence) is in memory
         self._ops: dict[str, _KeyChanges] = {}  # per key: the net effect of its writes
+        self._objects: dict[str, Any] = {}  # decoded values (get_object / set_object)
+        self._unencoded: dict[str, _Lazy] = {}  # objects set since memory last had their text
+        self._unencoded_hashes: dict[str, _LazyFields] = {}  # the same for hash objects
         self._lock = asyncio.Lock()  # one flush or miss-load at a time
         self.flushes = 0
         self.misses = 0
@@ -52,14 +57,63 @@ class WriteBehindRedis:
     # -- reads -----------------------------------------------------------------------------------
 
     async def get(self, key: str) -> str | None:
+        await self._materialize(key)
         await self._load(key, self._load_string)
         return await self._mem.get(key)
 
+    async def get_object(self, key: str, decode: Callable[[str | bytes], T | None]) -> T | None:
+        """The decoded value of a string key: decoded once, then served as the object (the
+        callers never mutate what they get; they set a new object)."""
+        if key in self._objects:
+            found: T = self._objects[key]
+            return found
+        raw = await self.get(key)
+        value = None if raw is None else decode(raw)
+        if value is not None:
+            self._objects[key] = value
+        return value
+
+    async def get_hash_object(
+        self, key: str, decode: Callable[[dict[str, str]], T | None]
+    ) -> T | None:
+        """The decoded value of a hash key, decoded once; the writer keeps it current with
+        `remember` after each write of the hash (any other write of the key forgets it)."""
+        if key in self._objects:
+            found: T = self._objects[key]
+            return found
+        value = decode(await self.hgetall(key))
+        if value is not None:
+            self._objects[key] = value
+        return value
+
+    def set_hash_object(
+        self, key: str, value: Any, to_fields: Callable[[Any], Mapping[str, str]]
+    ) -> None:
+        """HSET key to every field of `to_fields(value)`, computed only at the flush (or when
+        the hash is read): a station's hash, written at every frame for its last_seen, costs
+        one HSET per batch and no conversion per frame."""
+        self._unencoded.pop(key, None)
+        self._objects[key] = value
+        lazy = _LazyFields(value, to_fields)
+        self._unencoded_hashes[key] = lazy
+        self._ops_of(key).lazy_fields = lazy
+
+    def set_object(self, key: str, value: Any, encode: Callable[[Any], bytes]) -> None:
+        """SET key to `encode(value)`, encoded only when the batch is flushed (or the text is
+        read): a station's state written at every frame of a batch is encoded once."""
+        lazy = _Lazy(value, encode)
+        self._objects[key] = value
+        self._unencoded[key] = lazy
+        self._loaded.add(key)
+        self._ops_of(key).set(lazy, {})
+
     async def hget(self, key: str, field: str) -> str | None:
+        await self._materialize(key)
         await self._load(key, self._load_hash)
         return await self._mem.hget(key, field)
 
     async def hgetall(self, key: str) -> dict[str, str]:
+        await self._materialize(key)
         await self._load(key, self._load_hash)
         return await self._mem.hgetall(key)
 
@@ -75,12 +129,15 @@ class WriteBehindRedis:
     # -- writes ----------------------------------------------------------------------------------
 
     async def set(self, key: str, value: Any, **kwargs: Any) -> bool:
+        self._forget_object(key)
         await self._mem.set(key, value, **kwargs)
         self._loaded.add(key)  # the whole value is known now
         self._ops_of(key).set(value, kwargs)
         return True
 
     async def delete(self, *keys: str) -> int:
+        for key in keys:
+            self._forget_object(key)
         removed = await self._mem.delete(*keys)
         self._loaded.update(keys)
         for key in keys:
@@ -93,6 +150,8 @@ class WriteBehindRedis:
         mapping = dict(kwargs.get("mapping") or {})
         if field is not None:
             mapping[field] = value
+        await self._materialize(key)
+        self._objects.pop(key, None)
         self._ops_of(key).fields.update(mapping)
         return await self._mirror("hset", key, mapping=mapping)
 
@@ -135,6 +194,9 @@ class WriteBehindRedis:
         stay pending (and a read of one of their keys still flushes before loading it)."""
         self._mem = MemoryRedis()
         self._loaded.clear()
+        self._objects.clear()
+        self._unencoded.clear()
+        self._unencoded_hashes.clear()
 
     async def _flush_locked(self) -> int:
         ops, self._ops = self._ops, {}
@@ -157,6 +219,25 @@ class WriteBehindRedis:
         return len(commands)
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _forget_object(self, key: str) -> None:
+        self._objects.pop(key, None)
+        self._unencoded.pop(key, None)
+        self._unencoded_hashes.pop(key, None)
+
+    async def _materialize(self, key: str) -> None:
+        """Bring memory (and, for a hash, the logged fields) up to an object set here."""
+        lazy = self._unencoded.pop(key, None)
+        if lazy is not None:  # the SET is logged lazily; memory gets the text now
+            await self._mem.set(key, lazy.text())
+        fields = self._unencoded_hashes.pop(key, None)
+        if fields is not None:
+            mapping = dict(fields.fields())
+            change = self._ops_of(key)
+            change.lazy_fields = None
+            change.fields.update(mapping)
+            if key in self._loaded:
+                await self._mem.hset(key, mapping=mapping)
 
     def _ops_of(self, key: str) -> _KeyChanges:
         change = self._ops.get(key)
@@ -203,6 +284,29 @@ class WriteBehindRedis:
             await self._mem.sadd(key, *members)
 
 
+@dataclass(frozen=True, slots=True)
+class _Lazy:
+    """An object whose text is computed when it is needed (flush, or a read of the text)."""
+
+    value: Any
+    encode: Callable[[Any], bytes]
+
+    def text(self) -> str:
+        raw = self.encode(self.value)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+
+@dataclass(frozen=True, slots=True)
+class _LazyFields:
+    """An object whose hash fields are computed when they are needed."""
+
+    value: Any
+    to_fields: Callable[[Any], Mapping[str, str]]
+
+    def fields(self) -> Mapping[str, str]:
+        return self.to_fields(self.value)
+
+
 @dataclass(slots=True)
 class _KeyChanges:
     """The net effect of the writes to one key since the last flush: many writes to one key in
@@ -213,6 +317,7 @@ class _KeyChanges:
     fields: dict[str, Any] = field(default_factory=dict)  # HSET
     members: dict[str, bool] = field(default_factory=dict)  # SADD (True) / SREM (False)
     scores: dict[str, float | None] = field(default_factory=dict)  # ZADD / ZREM (None)
+    lazy_fields: _LazyFields | None = None  # HSET of an object's fields, after `fields`
 
     def set(self, value: Any, options: dict[str, Any]) -> None:
         self.delete()
@@ -221,27 +326,39 @@ class _KeyChanges:
     def delete(self) -> None:
         self.reset, self.value = True, None
         self.fields, self.members, self.scores = {}, {}, {}
+        self.lazy_fields = None
 
     def then(self, later: _KeyChanges) -> _KeyChanges:
         """These changes followed by `later` ones."""
         if later.reset:
             return later
+        lazy = later.lazy_fields or (None if later.fields else self.lazy_fields)
+        fields = {**self.fields, **later.fields}
+        if self.lazy_fields is not None and lazy is None:
+            fields = {**self.fields, **self.lazy_fields.fields(), **later.fields}
         return _KeyChanges(
             self.reset,
             later.value or self.value,
-            {**self.fields, **later.fields},
+            fields,
             {**self.members, **later.members},
             {**self.scores, **later.scores},
+            lazy,
         )
 
     def commands(self, key: str) -> list[Command]:
         out: list[Command] = []
         if self.value is not None:
-            out.append(("set", (key, self.value[0]), self.value[1]))  # SET replaces any type
+            value = self.value[0]
+            if isinstance(value, _Lazy):
+                value = value.text()
+            out.append(("set", (key, value), self.value[1]))  # SET replaces any type
         elif self.reset:
             out.append(("delete", (key,), {}))
-        if self.fields:
-            out.append(("hset", (key,), {"mapping": self.fields}))
+        fields = self.fields
+        if self.lazy_fields is not None:
+            fields = {**fields, **self.lazy_fields.fields()}
+        if fields:
+            out.append(("hset", (key,), {"mapping": fields}))
         added = [m for m, add in self.members.items() if add]
         removed = [m for m, add in self.members.items() if not add]
         if added:

@@ -166,11 +166,28 @@ def test_any_order_of_statuses_and_faults_gives_the_same_model() -> None:
 
 
 def test_apply_does_not_mutate_its_input() -> None:
+    """The fold copies only what a frame's handler changes (StatusNotification: the nodes and
+    fault maps; MeterValues: the metrics): the input must stay as it was, at every level."""
     s = Session("CP-16")
-    before = fold(s.call("StatusNotification", status16(1, "Available", ts=T0)))
+    voltage = sv16("230.0", measurand="Voltage", phase="L1", unit="V")
+    before = fold(
+        s.call("StatusNotification", status16(0, "Available", ts=T0)),
+        s.call("StatusNotification", status16(1, "Available", ts=T0)),
+        s.call("StatusNotification", status16(2, "Faulted", "GroundFailure", ts=T0)),
+        s.call("MeterValues", meter_values16(0, mv16(T0, voltage))),
+    )
     snapshot = before.to_dict()
-    apply(before, s.call("StatusNotification", status16(1, "Charging", ts=T0 + 5)))
-    assert before.to_dict() == snapshot
+    later = [
+        s.call("StatusNotification", status16(1, "Charging", "HighTemperature", ts=T0 + 5)),
+        s.call("StatusNotification", status16(2, "Available", ts=T0 + 5)),
+        s.call("StatusNotification", status16(3, "Available", ts=T0 + 5)),
+        s.call("StatusNotification", status16(0, "Faulted", "PowerMeterFailure", ts=T0 + 5)),
+        s.call("MeterValues", meter_values16(0, mv16(T0 + 5, sv16("1.5", unit="A")))),
+    ]
+    for env in later:
+        after = apply(before, env)
+        assert after.to_dict() != snapshot
+        assert before.to_dict() == snapshot
 
 
 def three_part_report(s: Session) -> list[FrameEnvelope]:
@@ -445,6 +462,7 @@ def test_round_trip_through_json() -> None:
         s.call("MeterValues", meter_values201(1, mv201(T0, sv201(1.0)))),
     )
     text = orjson.dumps(model.to_dict())
+    assert model.to_json() == text  # the fast encoder writes exactly the same JSON
     back = DeviceModel.from_dict(orjson.loads(text))
     assert back == model
     assert back.reports["NotifyReport:7"].complete

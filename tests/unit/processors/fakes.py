@@ -66,9 +66,9 @@ class MemoryStationStore:
         fields = self.stations.get(station)
         return StationState.from_fields(station, fields) if fields else None
 
-    async def save_station(self, station: str, changed: dict[str, str]) -> None:
+    async def save_station(self, state: StationState, changed: dict[str, str]) -> None:
         self.station_writes.append(changed)
-        self.stations.setdefault(station, {}).update(changed)
+        self.stations.setdefault(state.station, {}).update(changed)
 
     async def load_connector(self, station: str, field: str) -> dict[str, Any] | None:
         return self.connectors.get(station, {}).get(field)

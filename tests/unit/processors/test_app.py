@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from csms.envelope import FrameEnvelope
-from csms.projections.pipeline import handle
+from csms.projections.pipeline import handle_frame
 from csms.settings import Settings, Topics
 from services.processors.app import _agent, create_app, kafka_brokers
 from tests.unit.domain.builders import Session
@@ -31,26 +31,31 @@ async def test_a_bad_envelope_is_counted_and_skipped() -> None:
         return True
 
     for raw in [b"not json", b"[]", b'{"v": 1}', b"", None]:
-        await handle(agent, raw, step)
+        await handle_frame({agent: step}, raw)
 
     assert seen == []
     assert _count(agent, "bad_envelope") == 5
 
 
-async def test_a_projection_bug_is_counted_and_the_stream_goes_on() -> None:
+async def test_a_projection_bug_is_counted_and_the_other_steps_and_the_stream_go_on() -> None:
     agent = f"t-{uuid.uuid4().hex[:6]}"
+    other = f"{agent}-other"
     env = Session().connect()
+    seen: list[str] = []
 
     async def broken(env: FrameEnvelope) -> bool:
         raise KeyError("bug")
 
     async def fine(env: FrameEnvelope) -> bool:
+        seen.append(env.id)
         return False
 
-    await handle(agent, env.encode(), broken)
-    await handle(agent, env.encode(), fine)
+    await handle_frame({agent: broken, other: fine}, env.encode())
+    await handle_frame({agent: fine}, env.encode())
 
     assert (_count(agent, "failed"), _count(agent, "unchanged")) == (1, 1)
+    assert _count(other, "unchanged") == 1
+    assert seen == [env.id, env.id]
 
 
 async def test_an_unreachable_redis_is_waited_for_not_skipped() -> None:
@@ -64,7 +69,7 @@ async def test_an_unreachable_redis_is_waited_for_not_skipped() -> None:
             raise RedisConnectionError("connection refused")
         return True
 
-    await handle(agent, env.encode(), flaky)
+    await handle_frame({agent: flaky}, env.encode())
 
     assert calls == [env.id] * 3
     assert (_count(agent, "changed"), _count(agent, "failed")) == (1, 0)
@@ -86,12 +91,13 @@ def test_the_app_follows_the_settings() -> None:
     ]
     assert not app.conf.web_enabled
     subscribed = {name: set(agent.channel.topics) for name, agent in app.agents.items()}
-    # Four agents, each on the frames and the policy decisions; the billing downstream of them.
+    # One pass per event: one agent on the frames and the policy decisions runs every frame
+    # step; the billing downstream of it.
     by_agent = {name.rsplit(".", 1)[-1]: topics for name, topics in subscribed.items()}
-    frames_agents = ("transactions", "status", "device_model", "inference16")
-    assert all(by_agent[a] == {"t-1.ocpp.frames", "t-1.csms.policy"} for a in frames_agents)
-    assert by_agent["billing"] == {"t-1.csms.transactions"}
-    assert len(by_agent) == 5
+    assert by_agent == {
+        "frames": {"t-1.ocpp.frames", "t-1.csms.policy"},
+        "billing": {"t-1.csms.transactions"},
+    }
     assert kafka_brokers("a:1,,b:2") == ["kafka://a:1", "kafka://b:2"]
 
 

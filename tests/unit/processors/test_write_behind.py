@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -119,4 +120,45 @@ async def test_a_failed_flush_keeps_the_whole_log_for_the_retry(behind: Redis) -
     assert await cache.flush() == 2  # one SET, one ZADD with both members
     assert await behind.get("a") == "1"
     assert await behind.zrange("z", 0, -1, withscores=True) == [("m", 1.0), ("n", 2.0)]
+    await broken.aclose()
+
+
+async def test_objects_are_encoded_once_at_the_flush_and_readable_as_text_before(
+    behind: Redis,
+) -> None:
+    encoded: list[dict[str, int]] = []
+
+    def encode(value: dict[str, int]) -> bytes:
+        encoded.append(value)
+        return orjson.dumps(value)
+
+    def to_fields(value: dict[str, int]) -> dict[str, str]:
+        return {k: str(v) for k, v in value.items()}
+
+    cache = WriteBehindRedis(behind)
+    for n in range(5):  # one key written at every frame of a batch
+        cache.set_object("o", {"n": n}, encode)
+    assert await cache.get_object("o", orjson.loads) == {"n": 4}
+    assert encoded == []  # nothing encoded per frame
+    assert orjson.loads(await cache.get("o") or "") == {"n": 4}  # the text, when asked for
+    cache.set_object("o", {"n": 5}, encode)
+    await behind.hset("h", mapping={"other": "x"})
+    assert await cache.get_hash_object("h", dict) == {"other": "x"}
+    cache.set_hash_object("h", {"a": 1}, to_fields)
+    cache.set_hash_object("h", {"a": 2, "b": 3}, to_fields)
+    await cache.hset("h", "c", "4")  # a plain write after the object keeps both
+    assert await cache.hgetall("h") == {"other": "x", "a": "2", "b": "3", "c": "4"}
+    await cache.flush()
+    assert orjson.loads(await behind.get("o") or "") == {"n": 5}
+    assert await behind.hgetall("h") == {"other": "x", "a": "2", "b": "3", "c": "4"}
+    # A failed flush keeps the objects for the retry; a reset forgets the copy, not the log.
+    broken = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+    cache.set_hash_object("h", {"a": 7}, to_fields)
+    cache._redis = broken
+    with pytest.raises((RedisConnectionError, OSError)):
+        await cache.flush()
+    cache.reset()
+    cache._redis = behind
+    assert await cache.hget("h", "a") == "7"  # flushed before loading
+    assert await cache.get_object("o", orjson.loads) == {"n": 5}
     await broken.aclose()

@@ -5,6 +5,7 @@ MeterValues); CALLRESULTs go to call_results."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from csms.domain.device_model.call_results import _apply_result
@@ -62,9 +63,33 @@ def apply(
         m = copy.copy(base)
         m.info = apply_station(base.info, env)
         return m
-    m = copy.deepcopy(base)
+    m = _COPIES.get(found[0], copy.deepcopy)(base)
     m.info = apply_station(base.info, env)
     handler(m, env, found[1])
+    return m
+
+
+def _copy_nodes(base: DeviceModel) -> DeviceModel:
+    """A copy whose station/EVSE/connector nodes and fault maps are its own, sharing the rest:
+    all StatusNotification changes (it replaces Status and Fault objects, never mutates them).
+    A deep copy of a whole model cost ≈ 60 µs per frame."""
+    m = copy.copy(base)
+    m.faults = dict(base.faults)
+    m.evses = {}
+    for evse_id, evse in base.evses.items():
+        node = m.evses[evse_id] = copy.copy(evse)
+        node.faults = dict(evse.faults)
+        node.connectors = {}
+        for conn_id, conn in evse.connectors.items():
+            c = node.connectors[conn_id] = copy.copy(conn)
+            c.faults = dict(conn.faults)
+    return m
+
+
+def _copy_metrics(base: DeviceModel) -> DeviceModel:
+    """A copy with its own metric map (MeterValues outside transactions replaces metrics)."""
+    m = copy.copy(base)
+    m.metrics = dict(base.metrics)
     return m
 
 
@@ -283,4 +308,9 @@ _CALL_HANDLERS = {
     "NotifyMonitoringReport": _notify_monitoring_report,
     "NotifyEvent": _notify_event,
     "MeterValues": _meter_values,
+}
+# How much of the model a CALL's handler may change, hence must be copied (default: all).
+_COPIES: dict[str, Callable[[DeviceModel], DeviceModel]] = {
+    "StatusNotification": _copy_nodes,
+    "MeterValues": _copy_metrics,
 }
