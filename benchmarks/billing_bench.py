@@ -161,7 +161,10 @@ def paced(
     poller = threading.Thread(target=watch.run, daemon=True)
     producer = Producer(producer_config(settings, client_id="billing-bench"))
     offsets = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.processors_app_id}
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": settings.processors_billing_group,
+        }
     )
     try:
         time.sleep(15)  # the worker joins its group

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from redis import Redis
 
@@ -204,7 +204,15 @@ def cleanup(settings: Settings, redis_url: str) -> None:
     if mine:  # a retry (the group was not empty yet) finds them gone
         for future in admin.delete_topics(mine, operation_timeout=30).values():
             future.result()
-    group = settings.processors_app_id
-    for future in admin.delete_consumer_groups([group], request_timeout=30).values():
-        future.result()
+    groups = [
+        settings.processors_app_id,
+        settings.processors_billing_group,
+        settings.processors_faust_app_id,
+    ]
+    for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
+        try:
+            future.result()
+        except KafkaException as exc:  # a group that never formed (no billing input) is fine
+            if exc.args[0].code() != KafkaError.GROUP_ID_NOT_FOUND:
+                raise
     Redis.from_url(redis_url).flushdb()

@@ -185,6 +185,8 @@ class Settings:
     # `csms up` mints one in Redis and prints it. Kept out of repr: settings may be logged.
     api_token: str = field(default="", repr=False)
     api_command_timeout_s: float = 30.0  # how long a command waits for the station by default
+    # The frames consumer's group (the offsets of ocpp.frames and csms.policy); the billing's
+    # is `processors_billing_group`, faust's (timers, leader election) `processors_faust_app_id`.
     processors_app_id: str = "csms-processors"
     processors_web_port: int = 6066
     # Zombie transactions (closed by the processors' policy, csms.domain.transactions): nothing
@@ -217,6 +219,16 @@ class Settings:
     # left out keeps its rows forever), applied by the analytics sink at start
     # (csms.infra.retention). Not hashed: a dict is not hashable.
     analytics_ttl_days: dict[str, int] = field(default_factory=dict, hash=False)
+
+    @property
+    def processors_billing_group(self) -> str:
+        """The billing consumer's group: its offsets of csms.transactions."""
+        return f"{self.processors_app_id}-billing"
+
+    @property
+    def processors_faust_app_id(self) -> str:
+        """faust's app id and group (web page, timers, the zombie sweep's leader election)."""
+        return f"{self.processors_app_id}-faust"
 
     @classmethod
     def from_env(cls) -> Settings:

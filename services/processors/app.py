@@ -1,4 +1,4 @@
-"""The faust-streaming app: agents that keep the Redis read models current.
+"""The processors: agents that keep the Redis read models current, in one faust-streaming app.
 
 The `frames` agent reads `ocpp.frames` (and `csms.policy`), decodes each event once and runs
 these steps on it, in partition order:
@@ -6,35 +6,36 @@ these steps on it, in partition order:
   (key = station) every changed snapshot (csms.domain.transactions.snapshot) and one neutral
   event per 2.x TransactionEvent (neutral_event).
 * `status` - station and connector status -> Redis, and every changed ConnectorStatus on
-  `csms.status` (key = station, value = orjson of dataclasses.asdict(ConnectorStatus)).
+  `csms.status` (key = station, value = the ConnectorStatus as JSON).
 * `device_model` - each station's device model (csms.projections.device_models) -> Redis
   `csms:dm:<station>`; publishes nothing.
 * `inference16` - 2.0.1-style events inferred from 1.6 frames (csms.projections.inference)
   -> `csms.transactions`, state in `csms:inf16:<station>`.
+The `billing` agent folds the snapshots of `csms.transactions` into bills (ADR 0014).
 The leader's timer closes zombie transactions through `csms.policy` (ADR 0012).
 
-Each agent folds its events in batches and writes Redis through its own write-behind copy
-(csms.projections.write_behind), flushed before the batch is acked (noack_take: a batch cut
-short by a stop is never acked, so it is redelivered).
+Each agent consumes its topics in batches on librdkafka (services.processors.batch_consumer,
+ADR 0023) and writes Redis through its own write-behind copy (csms.projections.write_behind);
+at the end of a batch its outputs are acknowledged by Kafka, then Redis is flushed, then the
+offsets are committed, so a batch cut short by a crash or a stop is redelivered. faust runs
+them as tasks and keeps the web page (/metrics), the timers and the leader election.
 
-Processors never write ClickHouse: the analytics sink consumes those topics. Each agent decodes,
-calls the pure projection and writes the result; a bad envelope or a projection bug is logged,
-counted and skipped (the stream must go on), while Redis being unreachable pauses the agent
-until it is back (skipping would silently lose read-model updates). Delivery is at least once
-(an agent's outputs, on librdkafka, are acknowledged before its events are); the projections are
-idempotent, so redelivery changes nothing.
+Processors never write ClickHouse: the analytics sink consumes those topics. A bad envelope or a
+projection bug is logged, counted and skipped (the stream must go on), while Redis being
+unreachable pauses the agent until it is back (skipping would silently lose read-model
+updates). Delivery is at least once; the projections are idempotent, so redelivery changes
+nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, cast
 
 import faust
-from faust.types import EventT
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -45,14 +46,13 @@ from csms.infra.redis_client import make_redis
 from csms.projections.pipeline import (
     AGENTS,
     DOWNSTREAM,
-    handle_batch,
     handle_frame,
     handle_value,
-    retry_infra,
 )
 from csms.projections.wiring import build_processors
 from csms.projections.write_behind import WriteBehindRedis
 from csms.settings import LOCAL_STATE_DIR, Settings
+from services.processors.batch_consumer import BatchConsumer
 from services.processors.station_messages import RedisStationMessages
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,12 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     """The processors app for these settings (topic names, group id, brokers, web port)."""
     web_port = settings.processors_web_port
     # faust keeps table metadata on disk; keep it in the git-ignored local state folder.
-    datadir = LOCAL_STATE_DIR / "faust" / settings.processors_app_id
+    datadir = LOCAL_STATE_DIR / "faust" / settings.processors_faust_app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.processors_app_id,
+        settings.processors_faust_app_id,
         broker=kafka_brokers(settings.kafka_bootstrap),
-        broker_client_id=settings.processors_app_id,
+        broker_client_id=settings.processors_faust_app_id,
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
@@ -111,27 +111,43 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
 
     outputs = KafkaOutputs(settings, client_id=f"{settings.processors_app_id}-outputs")
     processors = build_processors(settings, outputs, redis_for, RedisStationMessages(client))
-    # One pass per event: the frames agent reads the frames and the CSMS's own policy decisions
-    # (which only the transactions step acts on), decodes each once and runs every step on it
-    # in partition order - the replay's loop (csms.projections.pipeline.handle_frame).
-    inputs = app.topic(settings.topics.frames, settings.topics.policy, **RAW)
-    batching = (settings.processors_batch_max, settings.processors_batch_s)
-    one_pass = partial(handle_frame, processors.steps)
-    writer = _writer(outputs, caches[FRAMES_AGENT])
-    app.agent(inputs, name=FRAMES_AGENT)(_agent(FRAMES_AGENT, one_pass, writer, batching))
-    # Downstream agents fold the processors' own output (the billing: transaction snapshots).
-    snapshots = app.topic(settings.topics.transactions, **RAW)
-    for name, value_step in processors.downstream.items():
-        one = partial(handle_value, name, step=value_step)
-        app.agent(snapshots, name=name)(_agent(name, one, _writer(outputs, caches[name]), batching))
+    # One pass per event: the frames agent reads the frames and the CSMS's own policy
+    # decisions (which only the transactions step acts on) in batches on librdkafka, decodes
+    # each once and runs every step on it in partition order - the replay's loop
+    # (csms.projections.pipeline.handle_frame) - outside faust's per-event path (ADR 0023).
+    # The billing folds the processors' own output (transaction snapshots) the same way.
+    topics = settings.topics
+    consumers = [
+        BatchConsumer(
+            FRAMES_AGENT,
+            settings,
+            [topics.frames, topics.policy],
+            settings.processors_app_id,
+            partial(handle_frame, processors.steps),
+            _writer(outputs, caches[FRAMES_AGENT]),
+            caches[FRAMES_AGENT].reset,
+        ),
+        *(
+            BatchConsumer(
+                name,
+                settings,
+                [topics.transactions],
+                settings.processors_billing_group,
+                partial(handle_value, name, step=value_step),
+                _writer(outputs, caches[name]),
+                caches[name].reset,
+            )
+            for name, value_step in processors.downstream.items()
+        ),
+    ]
+    for consumer in consumers:
+        app.task(consumer.run)
 
-    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
-        # Another worker may own those stations next: write out, then forget the copies.
-        for cache in caches.values():
-            await retry_infra("rebalance", cache.flush)
-            cache.reset()
+    async def stop_consumers(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for consumer in consumers:
+            consumer.stop()
 
-    app.on_partitions_revoked.connect(cast(Any, on_revoked))
+    app.on_before_shutdown.connect(cast(Any, stop_consumers))
 
     async def sweep_zombies() -> None:
         await processors.sweep_zombies(system_clock())
@@ -174,25 +190,3 @@ def _writer(outputs: KafkaOutputs, cache: WriteBehindRedis) -> Callable[[], Awai
         return await cache.flush()
 
     return write
-
-
-def _agent(
-    name: str,
-    handle_one: Callable[[object], Awaitable[None]],
-    write: Callable[[], Awaitable[int]],
-    batching: tuple[int, float],
-) -> Any:
-    async def agent(stream: faust.Stream[bytes]) -> None:
-        # noack_take(), not take(): take() acks a batch in a `finally`, so an agent cancelled
-        # mid-batch (SIGTERM) had its events acked and committed on the way out while their
-        # Redis writes were never flushed - a replay disagreed with the live state. Here a
-        # batch is acked only once its outputs and writes are done; a cancelled one is
-        # redelivered.
-        async for taken in stream.noack_take(*batching):
-            events = cast(Sequence[EventT[bytes]], taken)  # typed as values, yields events
-            await handle_batch(name, [event.value for event in events], handle_one, write)
-            for event in events:
-                await stream.ack(event)
-
-    agent.__name__ = name
-    return agent

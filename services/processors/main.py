@@ -14,6 +14,7 @@ import faust
 from csms.infra.kafka import ensure_topics
 from csms.settings import Settings
 from services.processors.app import create_app
+from services.processors.upgrade import seed_billing_group
 
 # faust's log level names (its CLI accepts crit/error/warn/info/debug).
 LOG_LEVEL = "warn"
@@ -56,6 +57,7 @@ def run(settings: Settings) -> None:
     try:
         # The topics exist before the worker subscribes, with the CSMS's partition count.
         loop.run_until_complete(ensure_topics(settings))
+        seed_billing_group(settings)  # once, when upgrading from one faust group (ADR 0023)
         app = create_app(settings)
         worker = _BoundedStopWorker(
             app, loop=loop, loglevel=LOG_LEVEL, quiet=True, redirect_stdouts=False

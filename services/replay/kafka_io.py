@@ -99,6 +99,8 @@ def group_members(settings: Settings, group: str) -> list[str]:
 
 def commit_group(settings: Settings, group: str, spans: list[Span]) -> None:
     """Set the group's committed offsets to the spans' ends (the group must be empty)."""
+    if not spans:
+        return
     partitions = [TP(s.topic, s.partition, s.high) for s in spans]
     request = ConsumerGroupTopicPartitions(group, partitions)
     client = admin(settings)  # kept referenced: the futures die with their client

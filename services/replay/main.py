@@ -102,12 +102,12 @@ async def replay(
     out: Callable[[str], None] = print,
 ) -> int:
     """The whole replay (see the module docstring); the process exit code."""
-    group = settings.processors_app_id
-    members = kafka_io.group_members(settings, group)
+    group, billing_group = settings.processors_app_id, settings.processors_billing_group
+    members = _members(settings)
     if members:
         print(
-            f"replay refused: the processors' consumer group {group} has active members "
-            f"({', '.join(members)}): stop the processors first",
+            f"replay refused: the processors' consumer groups {group}, {billing_group} have "
+            f"active members ({', '.join(members)}): stop the processors first",
             file=sys.stderr,
         )
         return EXIT_REFUSED
@@ -131,22 +131,34 @@ async def replay(
         summary.written_keys = await read_model_keys(redis)  # jobs share network-wide keys
     finally:
         await redis.aclose()
-    members = kafka_io.group_members(settings, group)
+    members = _members(settings)
     if members:
         raise ReplayError(
             f"processors started during the replay ({', '.join(members)}): the read model is "
-            f"rebuilt but group {group} was not moved; stop them and replay again"
+            f"rebuilt but groups {group}, {billing_group} were not moved; stop them and replay "
+            "again"
         )
     # The billing agent reads the transactions topic the fold just republished and billed
     # in-process: it resumes after those snapshots too.
     billed = kafka_io.capture_spans(
         settings, [topics.transactions], optional=(topics.transactions,)
     )
-    kafka_io.commit_group(settings, group, spans + billed)
+    kafka_io.commit_group(settings, group, spans)
+    kafka_io.commit_group(settings, billing_group, billed)
     for line in summary.lines(topics.frames):
         out(line)
-    out(f"  group {group} committed at the end offsets: the processors resume there")
+    out(f"  groups {group}, {billing_group} committed at the end offsets: the processors resume")
     return EXIT_OK
+
+
+def _members(settings: Settings) -> list[str]:
+    """Active members of the processors' groups: the frames', the billing's and faust's."""
+    groups = (
+        settings.processors_app_id,
+        settings.processors_billing_group,
+        settings.processors_faust_app_id,
+    )
+    return [member for group in groups for member in kafka_io.group_members(settings, group)]
 
 
 async def _describe(
@@ -160,7 +172,10 @@ async def _describe(
         out(f"  would fold {span.topic}[{span.partition}]: {what}")
     out(f"  would wipe {await read_model_keys(redis)} read-model keys in {settings.redis_url}")
     out(f"  would publish to {settings.topics.transactions} and {settings.topics.status}")
-    out(f"  would commit group {settings.processors_app_id} at the end offsets")
+    out(
+        f"  would commit groups {settings.processors_app_id}, "
+        f"{settings.processors_billing_group} at the end offsets"
+    )
 
 
 def _fold(settings: Settings, spans: list[Span], store: str, workers: int) -> JobResult:

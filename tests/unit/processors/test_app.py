@@ -11,7 +11,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from csms.envelope import FrameEnvelope
 from csms.projections.pipeline import handle_frame
 from csms.settings import Settings, Topics
-from services.processors.app import _agent, create_app, kafka_brokers
+from services.processors.app import create_app, kafka_brokers
+from services.processors.batch_consumer import BatchConsumer
 from tests.unit.domain.builders import Session
 
 
@@ -84,49 +85,51 @@ def test_the_app_follows_the_settings() -> None:
     )
     app = create_app(settings)
 
-    assert app.conf.id == "proc-test"
+    assert app.conf.id == "proc-test-faust"  # the frames agent's group is proc-test
     assert [str(url) for url in app.conf.broker] == [
         "kafka://10.0.0.1:9092",
         "kafka://10.0.0.2:9092",
     ]
     assert not app.conf.web_enabled
-    subscribed = {name: set(agent.channel.topics) for name, agent in app.agents.items()}
-    # One pass per event: one agent on the frames and the policy decisions runs every frame
-    # step; the billing downstream of it.
-    by_agent = {name.rsplit(".", 1)[-1]: topics for name, topics in subscribed.items()}
-    assert by_agent == {
-        "frames": {"t-1.ocpp.frames", "t-1.csms.policy"},
-        "billing": {"t-1.csms.transactions"},
-    }
+    # The agents consume outside faust's streams (BatchConsumer, ADR 0023): faust has none.
+    assert dict(app.agents) == {}
     assert kafka_brokers("a:1,,b:2") == ["kafka://a:1", "kafka://b:2"]
 
 
-class _Event:
-    def __init__(self, value: bytes) -> None:
-        self.value = value
+class _Record:
+    def __init__(self, value: bytes, offset: int) -> None:
+        self._value, self._offset = value, offset
+
+    def error(self) -> None:
+        return None
+
+    def value(self) -> bytes:
+        return self._value
+
+    def topic(self) -> str:
+        return "frames"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
 
 
-class _Stream:
-    """The two calls the agent makes of a faust Stream: noack_take and ack."""
+class _Consumer:
+    def __init__(self) -> None:
+        self.commits: list[list[tuple[str, int, int]]] = []
 
-    def __init__(self, batches: list[list[bytes]]) -> None:
-        self.batches = batches
-        self.acked: list[bytes] = []
-
-    async def noack_take(self, max_: int, within: float) -> Any:
-        for batch in self.batches:
-            yield [_Event(v) for v in batch]
-
-    async def ack(self, event: _Event) -> bool:
-        self.acked.append(event.value)
-        return True
+    def commit(self, offsets: list[Any], asynchronous: bool) -> None:
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
 
-async def test_a_batch_is_acked_only_after_its_writes_and_never_when_cut_short() -> None:
-    """A stop (cancellation) in the middle of a batch must leave it unacked, so Kafka
-    redelivers it: faust's take() acked it in a finally and the writes were lost."""
+async def test_a_batch_is_committed_only_after_its_writes_and_never_when_cut_short() -> None:
+    """A stop (cancellation) in the middle of a batch must leave its offsets uncommitted, so
+    Kafka redelivers it (faust's take() once acked such a batch and its writes were lost)."""
     handled: list[object] = []
     blocked = asyncio.Event()
+    writes = 0
 
     async def handle_one(raw: object) -> None:
         handled.append(raw)
@@ -134,20 +137,21 @@ async def test_a_batch_is_acked_only_after_its_writes_and_never_when_cut_short()
             blocked.set()
             await asyncio.Event().wait()  # the stop arrives while this frame is folded
 
-    writes = 0
-
     async def write() -> int:
         nonlocal writes
         writes += 1
         return 0
 
-    stream = _Stream([[b"a", b"b"], [b"c", b"stop-here", b"d"]])
-    agent = _agent("transactions", handle_one, write, (10, 0.1))
-    task = asyncio.create_task(agent(stream))
+    batches = BatchConsumer("frames", Settings(), ["frames"], "g", handle_one, write, lambda: None)
+    consumer = _Consumer()
+    first = [_Record(b"a", 10), _Record(b"b", 11)]
+    await batches.fold_and_commit(consumer, first)  # type: ignore[arg-type]
+    second = [_Record(b"c", 12), _Record(b"stop-here", 13), _Record(b"d", 14)]
+    task = asyncio.create_task(batches.fold_and_commit(consumer, second))  # type: ignore[arg-type]
     await blocked.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert stream.acked == [b"a", b"b"]  # the first batch, written; the second never acked
+    assert consumer.commits == [[("frames", 0, 12)]]  # the first batch only, after its write
     assert writes == 1
     assert handled == [b"a", b"b", b"c", b"stop-here"]
