@@ -137,7 +137,7 @@ class Processors:
             await self.outputs.send(topic, tx.station.encode(), orjson.dumps(snap))
         for event in projected.events:
             await self.outputs.send(topic, env.station.encode(), orjson.dumps(event))
-        _published("transactions").inc(len(projected.snapshots) + len(projected.events))
+        _tally(_published("transactions"), len(projected.snapshots) + len(projected.events))
         return bool(projected)
 
     async def on_billing(self, record: dict[str, Any]) -> bool:
@@ -155,7 +155,7 @@ class Processors:
         for status in changed:
             value = orjson.dumps(status)  # a flat dataclass: the same JSON as asdict
             await self.outputs.send(self.topics.status, status.station.encode(), value)
-            _published("status").inc()
+            _tally(_published("status"))
         return bool(changed)  # the outcome counts published statuses, not station-hash writes
 
     async def on_device_model(self, env: FrameEnvelope) -> bool:
@@ -166,7 +166,7 @@ class Processors:
         for event in events:
             value = orjson.dumps(event)
             await self.outputs.send(self.topics.transactions, env.station.encode(), value)
-        _published("inference16").inc(len(events))
+        _tally(_published("inference16"), len(events))
         return bool(events)
 
     async def sweep_zombies(self, wall_ms: int) -> int:
@@ -271,7 +271,25 @@ async def _run(agent: str, call: Callable[[], Awaitable[bool]], what: str) -> No
         _outcome(agent, "failed").inc()
         log.exception("%s: skipping %s", agent, what)
         return
-    _outcome(agent, "changed" if changed else "unchanged").inc()
+    _tally(_outcome(agent, "changed" if changed else "unchanged"))
+
+
+# The counts of every step and frame, added up here and into their Prometheus counters once
+# per batch (publish_counts): an increment (a lock) per step per frame was ≈ 5 % of the steps.
+_PENDING: dict[Any, int] = {}
+
+
+def _tally(counter: Any, n: int = 1) -> None:
+    if n:
+        _PENDING[counter] = _PENDING.get(counter, 0) + n
+
+
+def publish_counts() -> None:
+    """Add the tallied counts to their Prometheus counters (at the end of each batch)."""
+    pending = list(_PENDING.items())
+    _PENDING.clear()
+    for counter, n in pending:
+        counter.inc(n)
 
 
 @functools.cache
@@ -298,6 +316,7 @@ async def handle_batch(
         await handle_one(raw)
     await retry_infra(agent, flush)
     BATCHES.labels(agent).observe(len(raws))
+    publish_counts()
 
 
 T = TypeVar("T")

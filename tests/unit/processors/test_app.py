@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from csms.envelope import FrameEnvelope
-from csms.projections.pipeline import handle_frame
+from csms.projections.pipeline import handle_frame, publish_counts
 from csms.settings import Settings, Topics
 from services.processors.app import create_app, kafka_brokers
 from services.processors.batch_consumer import BatchConsumer
@@ -17,6 +17,7 @@ from tests.unit.domain.builders import Session
 
 
 def _count(agent: str, outcome: str) -> float:
+    publish_counts()  # what the steps tallied since the last batch
     value = REGISTRY.get_sample_value(
         "csms_processor_events_total", {"agent": agent, "outcome": outcome}
     )

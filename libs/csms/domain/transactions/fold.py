@@ -111,7 +111,11 @@ def advance(state: Transaction | None, update: TxUpdate) -> tuple[Transaction, V
     after = apply(state, update)
     if state is not None and after == state:
         return state, "republish" if state.last_event_id == update.event_id else "skip"
-    return replace(after, last_event_id=update.event_id, revision=after.revision + 1), "apply"
+    # `after` differs from `state`, so it is the new object apply() made: set in place
+    # (a second dataclasses.replace of ~40 fields cost ≈ 10 µs per update).
+    after.last_event_id = update.event_id
+    after.revision += 1
+    return after, "apply"
 
 
 # --- the fold's monotone merges -----------------------------------------------------------
