@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaException, TopicPartition
 
+from csms.infra import kafka_groups
 from csms.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_TIMEOUT_S = 15.0
 
 
 def seed_billing_group(settings: Settings) -> int:
@@ -34,8 +32,8 @@ def seed_billing_group(settings: Settings) -> int:
         old = _committed(settings, settings.processors_app_id, partitions)
         if not old:
             return 0
-        _commit(settings, settings.processors_billing_group, old)
-    except KafkaException as exc:
+        kafka_groups.set_offsets(settings, settings.processors_billing_group, old)
+    except (KafkaException, kafka_groups.GroupOffsetsError) as exc:
         log.warning("billing group not seeded from %s (%s)", settings.processors_app_id, exc)
         return 0
     log.warning(
@@ -49,8 +47,11 @@ def seed_billing_group(settings: Settings) -> int:
 
 
 def _partitions(settings: Settings, topic: str) -> list[TopicPartition]:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
-    found = admin.list_topics(topic, timeout=_TIMEOUT_S).topics.get(topic)
+    found = (
+        kafka_groups.admin(settings)
+        .list_topics(topic, timeout=kafka_groups.TIMEOUT_S)
+        .topics.get(topic)
+    )
     if found is None or found.error is not None:
         return []
     return [TopicPartition(topic, p) for p in sorted(found.partitions)]
@@ -60,17 +61,5 @@ def _committed(
     settings: Settings, group: str, partitions: list[TopicPartition]
 ) -> list[TopicPartition]:
     """The group's committed offsets among `partitions` (none: [])."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "log_level": 4}
-    )
-    try:
-        return [tp for tp in consumer.committed(partitions, timeout=_TIMEOUT_S) if tp.offset >= 0]
-    finally:
-        consumer.close()
-
-
-def _commit(settings: Settings, group: str, offsets: list[TopicPartition]) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
-    request = ConsumerGroupTopicPartitions(group, offsets)
-    futures = admin.alter_consumer_group_offsets([request], request_timeout=_TIMEOUT_S)
-    futures[group].result(timeout=_TIMEOUT_S * 2)
+    found = kafka_groups.committed_offsets(settings, group, partitions)
+    return [TopicPartition(t, p, o) for (t, p), o in found.items() if o >= 0]

@@ -12,13 +12,12 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 from confluent_kafka import (
     Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
 )
 from confluent_kafka import TopicPartition as TP
-from confluent_kafka.admin import AdminClient
 
+from csms.infra import kafka_groups
 from csms.settings import Settings
 from services.replay.fold import Record
 
@@ -51,11 +50,6 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 
-def admin(settings: Settings) -> AdminClient:
-    # log_level 4: no info lines about events purged when a short-lived admin client closes.
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 4})
-
-
 def capture_spans(
     settings: Settings, topics: list[str], *, optional: tuple[str, ...] = ()
 ) -> list[Span]:
@@ -86,7 +80,7 @@ def capture_spans(
 
 def group_members(settings: Settings, group: str) -> list[str]:
     """The active members of a consumer group (client id @ host); empty when none."""
-    client = admin(settings)  # kept referenced: the futures die with their client
+    client = kafka_groups.admin(settings)  # kept referenced: the futures die with their client
     futures = client.describe_consumer_groups([group], request_timeout=_TIMEOUT_S)
     try:
         description = futures[group].result(timeout=_TIMEOUT_S * 2)
@@ -99,26 +93,17 @@ def group_members(settings: Settings, group: str) -> list[str]:
 
 def commit_group(settings: Settings, group: str, spans: list[Span]) -> None:
     """Set the group's committed offsets to the spans' ends (the group must be empty)."""
-    if not spans:
-        return
-    partitions = [TP(s.topic, s.partition, s.high) for s in spans]
-    request = ConsumerGroupTopicPartitions(group, partitions)
-    client = admin(settings)  # kept referenced: the futures die with their client
-    futures = client.alter_consumer_group_offsets([request], request_timeout=_TIMEOUT_S)
-    result = futures[group].result(timeout=_TIMEOUT_S * 2)
-    failed = [tp for tp in result.topic_partitions if tp.error is not None]
-    if failed:
-        raise ReplayError(f"could not commit the offsets of group {group}: {failed}")
+    try:
+        kafka_groups.set_offsets(settings, group, [TP(s.topic, s.partition, s.high) for s in spans])
+    except kafka_groups.GroupOffsetsError as exc:
+        raise ReplayError(str(exc)) from exc
 
 
 def committed(settings: Settings, group: str, spans: list[Span]) -> dict[tuple[str, int], int]:
     """The group's committed offset per (topic, partition); -1001 (invalid) = none."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
-    try:
-        tps = consumer.committed([TP(s.topic, s.partition) for s in spans], timeout=_TIMEOUT_S)
-        return {(tp.topic, tp.partition): tp.offset for tp in tps}
-    finally:
-        consumer.close()
+    return kafka_groups.committed_offsets(
+        settings, group, [TP(s.topic, s.partition) for s in spans]
+    )
 
 
 def read_spans(

@@ -77,7 +77,7 @@ class WriteBehindRedis:
         self, key: str, decode: Callable[[dict[str, str]], T | None]
     ) -> T | None:
         """The decoded value of a hash key, decoded once; the writer keeps it current with
-        `remember` after each write of the hash (any other write of the key forgets it)."""
+        `set_hash_object` (a plain write of the key forgets it)."""
         if key in self._objects:
             found: T = self._objects[key]
             return found
