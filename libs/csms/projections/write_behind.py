@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 
 from csms.infra.memory_redis import MemoryPipeline, MemoryRedis
+from csms.infra.redis_wire import WireArg, multi_exec
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
@@ -203,10 +204,7 @@ class WriteBehindRedis:
         commands = [c for key, change in ops.items() for c in change.commands(key)]
         try:
             for start in range(0, len(commands), FLUSH_CHUNK):
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    for name, args, kwargs in commands[start : start + FLUSH_CHUNK]:
-                        getattr(pipe, name)(*args, **kwargs)
-                    await pipe.execute()
+                await self._send(commands[start : start + FLUSH_CHUNK])
         except BaseException:
             # Changes made while this flush was out come after the failed ones.
             for key, later in self._ops.items():
@@ -217,6 +215,17 @@ class WriteBehindRedis:
         if len(self._loaded) > self._max_keys:
             self.reset()
         return len(commands)
+
+    async def _send(self, commands: list[Command]) -> None:
+        """One MULTI/EXEC: packed by hiredis on a real Redis (csms.infra.redis_wire), through
+        the client's own pipeline on anything else (the replay's and the tests' memory)."""
+        if isinstance(self._redis, Redis):
+            await multi_exec(self._redis, [wire(command) for command in commands])
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for name, args, kwargs in commands:
+                getattr(pipe, name)(*args, **kwargs)
+            await pipe.execute()
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -372,3 +381,33 @@ class _KeyChanges:
         if gone:
             out.append(("zrem", (key, *gone), {}))
         return out
+
+
+# SET's options as redis-py names them -> their words on the wire.
+_SET_OPTIONS = {"ex": "EX", "px": "PX"}
+
+
+def wire(command: Command) -> list[WireArg]:
+    """A logged change as the words Redis reads (the same command redis-py would send)."""
+    name, args, kwargs = command
+    if name == "set":
+        out: list[WireArg] = ["SET", *args]
+        for option, value in kwargs.items():
+            if value is not None:
+                out += [_SET_OPTIONS[option], int(value)]
+        return out
+    if name == "hset":
+        flat: list[WireArg] = ["HSET", *args]
+        for field_name, value in kwargs["mapping"].items():
+            flat += [field_name, value]
+        return flat
+    if name == "zadd":
+        key, scores = args
+        flat = ["ZADD", key]
+        for member, score in scores.items():
+            flat += [score, member]
+        return flat
+    return [_WORDS[name], *args]
+
+
+_WORDS = {"delete": "DEL", "sadd": "SADD", "srem": "SREM", "zrem": "ZREM"}

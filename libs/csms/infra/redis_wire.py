@@ -1,0 +1,66 @@
+"""One MULTI/EXEC of prepared commands, packed by hiredis and sent in one write.
+
+Why: the processors flush each batch's net Redis changes as one transaction (csms.projections.
+write_behind). Through redis-py's asyncio Pipeline every command is queued, packed by its pure
+Python encoder and answered through its per-command callbacks: about half of the flush's CPU,
+≈ 7 % of a processor worker (py-spy, docs/benchmarks.md, issue 18). Here the whole transaction is
+packed by hiredis (C) into one buffer, written once, and its answers read back with the
+connection's own parser; nothing else changes (same connection pool, same errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import hiredis
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+WireArg = str | bytes | int | float
+WireCommand = Sequence[WireArg]
+
+_MULTI = hiredis.pack_command(("MULTI",))
+_EXEC = hiredis.pack_command(("EXEC",))
+
+
+def pack_transaction(commands: Sequence[WireCommand]) -> bytes:
+    """MULTI, the commands, EXEC: the bytes Redis reads."""
+    parts = [_MULTI]
+    # cast: hiredis's stub types the argument as a 1-tuple; it takes any number of words.
+    parts.extend(hiredis.pack_command(cast(Any, tuple(command))) for command in commands)
+    parts.append(_EXEC)
+    return b"".join(parts)
+
+
+async def multi_exec(redis: Redis, commands: Sequence[WireCommand]) -> list[object]:
+    """Run `commands` as one transaction on a pooled connection; their replies. A command that
+    Redis refuses (a wrong type) raises its ResponseError after the transaction ran, as redis-py's
+    pipeline does; a broken connection raises redis-py's ConnectionError/TimeoutError and is
+    dropped rather than returned to the pool half read."""
+    if not commands:
+        return []
+    pool = redis.connection_pool
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        await connection.send_packed_command(pack_transaction(commands), check_health=False)
+        queued: list[ResponseError] = []
+        for _ in range(len(commands) + 1):  # +OK for MULTI, +QUEUED (or an error) per command
+            try:
+                await connection.read_response()
+            except ResponseError as exc:
+                queued.append(exc)
+        try:
+            replies = await connection.read_response()
+        except ResponseError as exc:  # EXECABORT: a command was refused while queueing
+            raise (queued[0] if queued else exc) from exc
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(connection)
+    out = list(replies) if isinstance(replies, list) else []
+    for reply in out:
+        if isinstance(reply, ResponseError):
+            raise reply
+    return out
