@@ -27,7 +27,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from csms.projections.pipeline import handle_batch
+from csms.projections.pipeline import INFRA_ERRORS, handle_batch
 from csms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class BatchConsumer:
         handle_one: Callable[[object], Awaitable[None]],
         write: Callable[[], Awaitable[int]],
         forget_copy: Callable[[], None],
+        prefetch: Callable[[set[str]], Awaitable[object]] | None = None,
     ) -> None:
         self.name = name
         self._topics = topics
@@ -50,6 +51,7 @@ class BatchConsumer:
         self._handle_one = handle_one
         self._write = write
         self._forget_copy = forget_copy
+        self._prefetch = prefetch
         self._config: dict[str, Any] = {
             "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": group,
@@ -92,18 +94,31 @@ class BatchConsumer:
         """One batch: folded, written (outputs, Redis), then its offsets committed."""
         ends: dict[tuple[str, int], int] = {}
         values: list[bytes] = []
+        stations: set[str] = set()
         for record in records:
             if record.error() is not None:
                 log.warning("%s consumer: %s", self.name, record.error())
                 continue
             values.append(record.value() or b"")
+            stations.add((record.key() or b"").decode(errors="replace"))
             ends[(record.topic() or "", record.partition() or 0)] = (record.offset() or 0) + 1
+        await self._load_ahead(stations)
         # The steps, then outputs and Redis (retried while Redis is away), as every agent.
         await handle_batch(self.name, values, self._handle_one, self._write)
         if ends:
             offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._thread, self._commit, consumer, offsets)
+
+    async def _load_ahead(self, stations: set[str]) -> None:
+        """The batch's stations' state in one round trip (the records' key is the station): a
+        failure only leaves each key to its first read, which retries while Redis is away."""
+        if self._prefetch is None:
+            return
+        try:
+            await self._prefetch(stations)
+        except INFRA_ERRORS as exc:
+            log.warning("%s: batch prefetch failed (%s); keys load at first read", self.name, exc)
 
     @staticmethod
     def _commit(consumer: Consumer, offsets: list[TopicPartition]) -> None:

@@ -1,4 +1,4 @@
-"""One MULTI/EXEC of prepared commands, packed by hiredis and sent in one write.
+"""Prepared commands packed by hiredis and sent in one write: a MULTI/EXEC, or a plain batch.
 
 Why: the processors flush each batch's net Redis changes as one transaction (csms.projections.
 write_behind). Through redis-py's asyncio Pipeline every command is queued, packed by its pure
@@ -24,13 +24,43 @@ _MULTI = hiredis.pack_command(("MULTI",))
 _EXEC = hiredis.pack_command(("EXEC",))
 
 
-def pack_transaction(commands: Sequence[WireCommand]) -> bytes:
-    """MULTI, the commands, EXEC: the bytes Redis reads."""
-    parts = [_MULTI]
+def pack(commands: Sequence[WireCommand]) -> list[bytes]:
+    """Each command as the bytes Redis reads."""
     # cast: hiredis's stub types the argument as a 1-tuple; it takes any number of words.
-    parts.extend(hiredis.pack_command(cast(Any, tuple(command))) for command in commands)
-    parts.append(_EXEC)
-    return b"".join(parts)
+    return [hiredis.pack_command(cast(Any, tuple(command))) for command in commands]
+
+
+def pack_transaction(commands: Sequence[WireCommand]) -> bytes:
+    """MULTI, the commands, EXEC."""
+    return b"".join([_MULTI, *pack(commands), _EXEC])
+
+
+async def run_commands(redis: Redis, commands: Sequence[WireCommand]) -> list[object]:
+    """`commands` in one write (no transaction: reads, e.g. a batch's keys loaded at once);
+    their replies in order. A refused command raises its ResponseError once every reply is read;
+    a broken connection is dropped rather than returned to the pool half read."""
+    if not commands:
+        return []
+    pool = redis.connection_pool
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    replies: list[object] = []
+    refused: list[ResponseError] = []
+    try:
+        await connection.send_packed_command(b"".join(pack(commands)), check_health=False)
+        for _ in commands:
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:
+                refused.append(exc)
+                replies.append(exc)
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(connection)
+    if refused:
+        raise refused[0]
+    return replies
 
 
 async def multi_exec(redis: Redis, commands: Sequence[WireCommand]) -> list[object]:

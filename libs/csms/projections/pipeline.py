@@ -63,7 +63,7 @@ _MAX_BACKOFF_S = 5.0
 # The agents, in `Processors.steps` order, then the downstream ones (`Processors.downstream`).
 AGENTS = ("transactions", "status", "device_model", "inference16")
 DOWNSTREAM = ("billing",)
-_INFRA_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+INFRA_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 Step = Callable[[FrameEnvelope], Awaitable[bool]]
 # A downstream agent's step: one decoded JSON record of a processors' output topic.
@@ -230,7 +230,7 @@ async def handle_frame(steps: dict[str, Step], raw: object) -> None:
     env = decode_event(steps, raw)
     if env is not None:
         for name, step in steps.items():
-            await handle_env(name, env, step)
+            await _run(name, step, env)
 
 
 def decode_event(agents: Iterable[str], raw: object) -> FrameEnvelope | None:
@@ -246,7 +246,7 @@ def decode_event(agents: Iterable[str], raw: object) -> FrameEnvelope | None:
 
 async def handle_env(agent: str, env: FrameEnvelope, step: Step) -> None:
     """One step for one decoded envelope: a projection bug is logged, counted and skipped."""
-    await _run(agent, lambda: step(env), f"event {env.id} of station {env.station}")
+    await _run(agent, step, env)
 
 
 async def handle_value(agent: str, raw: object, step: ValueStep) -> None:
@@ -261,17 +261,30 @@ async def handle_value(agent: str, raw: object, step: ValueStep) -> None:
     if not isinstance(value, dict):
         _outcome(agent, "bad_envelope").inc()
         return
-    await _run(agent, lambda: step(value), f"record {str(value.get('key'))[:80]}")
+    await _run(agent, step, value)
 
 
-async def _run(agent: str, call: Callable[[], Awaitable[bool]], what: str) -> None:
+async def _run(agent: str, step: Callable[[Any], Awaitable[bool]], item: Any) -> None:
+    """`step(item)`, counted; retried while Redis is away (retry_infra), logged and skipped if
+    it raises anything else. The first try is called here directly: this runs for every step of
+    every frame, and each extra coroutine level costs more than most steps' own checks."""
     try:
-        changed = await retry_infra(agent, call)
+        try:
+            changed = await step(item)
+        except INFRA_ERRORS:
+            changed = await retry_infra(agent, functools.partial(step, item))
     except Exception:
         _outcome(agent, "failed").inc()
-        log.exception("%s: skipping %s", agent, what)
+        log.exception("%s: skipping %s", agent, _what(item))
         return
     _tally(_outcome(agent, "changed" if changed else "unchanged"))
+
+
+def _what(item: Any) -> str:
+    """The failed item, for the log: an envelope's id and station, a record's key."""
+    if isinstance(item, FrameEnvelope):
+        return f"event {item.id} of station {item.station}"
+    return f"record {str(item.get('key'))[:80]}"
 
 
 # The counts of every step and frame, added up here and into their Prometheus counters once
@@ -329,7 +342,7 @@ async def retry_infra(agent: str, call: Callable[[], Awaitable[T]]) -> T:
     while True:
         try:
             return await call()
-        except _INFRA_ERRORS as exc:
+        except INFRA_ERRORS as exc:
             REDIS_RETRIES.inc()
             log.warning("%s: Redis unavailable (%s), retrying in %.1fs", agent, exc, backoff)
             await asyncio.sleep(backoff)

@@ -22,14 +22,14 @@ beyond `max_keys` and when partitions are revoked (another worker may write them
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 
 from csms.infra.memory_redis import MemoryPipeline, MemoryRedis
-from csms.infra.redis_wire import WireArg, multi_exec
+from csms.infra.redis_wire import WireArg, multi_exec, run_commands
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
@@ -215,6 +215,50 @@ class WriteBehindRedis:
         if len(self._loaded) > self._max_keys:
             self.reset()
         return len(commands)
+
+    async def prefetch(
+        self, strings: Iterable[str] = (), hashes: Iterable[str] = (), sets: Iterable[str] = ()
+    ) -> int:
+        """Load the keys a batch is about to read in one round trip (the stations of a batch
+        seen for the first time since the partitions were assigned) rather than one round trip
+        per key at its first read. Keys already in memory or with pending writes are left to
+        the usual path; on anything but a real Redis this does nothing. Returns keys loaded."""
+        if not isinstance(self._redis, Redis):
+            return 0
+        wanted = [
+            (kind, key)
+            for kind, keys in (("string", strings), ("hash", hashes), ("set", sets))
+            for key in keys
+            if key not in self._loaded and key not in self._ops
+        ]
+        commands: list[list[WireArg]] = []
+        for kind, key in wanted:
+            commands += _LOAD_COMMANDS[kind](key)
+        async with self._lock:
+            replies = iter(await run_commands(self._redis, commands))
+            for kind, key in wanted:
+                if key in self._loaded or key in self._ops:  # written while the loads were out
+                    next(replies)
+                    if kind == "string":
+                        next(replies)
+                    continue
+                await self._fill(kind, key, replies)
+        return len(wanted)
+
+    async def _fill(self, kind: str, key: str, replies: Iterator[object]) -> None:
+        """Memory gets a key's value from its load commands' replies (see _LOAD_COMMANDS)."""
+        reply = next(replies)
+        if kind == "string":
+            ttl_ms = next(replies)
+            if reply is not None:
+                px = {"px": ttl_ms} if isinstance(ttl_ms, int) and ttl_ms > 0 else {}
+                await self._mem.set(key, reply, **px)
+        elif kind == "hash" and reply:
+            mapping = reply if isinstance(reply, dict) else _pairs(cast(list[Any], reply))
+            await self._mem.hset(key, mapping={str(f): v for f, v in mapping.items()})
+        elif kind == "set" and reply:
+            await self._mem.sadd(key, *cast(Iterable[Any], reply))
+        self._loaded.add(key)
 
     async def _send(self, commands: list[Command]) -> None:
         """One MULTI/EXEC: packed by hiredis on a real Redis (csms.infra.redis_wire), through
@@ -411,3 +455,16 @@ def wire(command: Command) -> list[WireArg]:
 
 
 _WORDS = {"delete": "DEL", "sadd": "SADD", "srem": "SREM", "zrem": "ZREM"}
+
+
+# The commands that load a key whole, per type (a string keeps its TTL).
+_LOAD_COMMANDS: dict[str, Callable[[str], list[list[WireArg]]]] = {
+    "string": lambda key: [["GET", key], ["PTTL", key]],
+    "hash": lambda key: [["HGETALL", key]],
+    "set": lambda key: [["SMEMBERS", key]],
+}
+
+
+def _pairs(flat: list[Any]) -> dict[Any, Any]:
+    """HGETALL's RESP2 reply (field, value, field, value ...) as a mapping."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))

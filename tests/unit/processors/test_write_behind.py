@@ -162,3 +162,23 @@ async def test_objects_are_encoded_once_at_the_flush_and_readable_as_text_before
     assert await cache.hget("h", "a") == "7"  # flushed before loading
     assert await cache.get_object("o", orjson.loads) == {"n": 5}
     await broken.aclose()
+
+
+async def test_prefetch_loads_a_batchs_keys_in_one_round_trip(behind: Redis) -> None:
+    await behind.set("s", "v", ex=100)
+    await behind.hset("h", mapping={"f": "1", "g": "2"})
+    await behind.sadd("set", "a", "b")
+    cache = WriteBehindRedis(behind)
+    cache.set_object("written", {"n": 1}, orjson.dumps)  # pending: left to the usual path
+    loaded = await cache.prefetch(
+        strings=["s", "absent", "written"], hashes=["h", "no-hash"], sets=["set"]
+    )
+    assert loaded == 5
+    await behind.set("s", "changed-elsewhere")  # memory answers from now on, with no miss
+    assert (await cache.get("s"), await cache.get("absent")) == ("v", None)
+    assert await cache.hgetall("h") == {"f": "1", "g": "2"}
+    assert await cache.hgetall("no-hash") == {}
+    assert await cache.smembers("set") == {"a", "b"}
+    assert cache.misses == 0
+    assert await cache.prefetch(strings=["s"]) == 0  # already in memory
+    assert 0 < await cache._mem.pttl("s") <= 100_000  # the loaded string kept its TTL
