@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import time
 import uuid
+from pathlib import Path
 
 from redis import Redis
 
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--keep", action="store_true", help="keep topics, group and Redis DB")
+    parser.add_argument("--json", type=Path, help="also write the figures here (make bench)")
     args = parser.parse_args()
     for url in (args.kafka, args.redis_url):
         if "127.0.0.1" not in url and "localhost" not in url:
@@ -90,6 +93,10 @@ def main() -> None:
             f"{args.store}, "
             f"on {os.cpu_count()} cores; peak RSS {peak_mb:.0f} MB"
         )
+        if args.json:
+            rate = args.frames / seconds
+            figures = {"frames": args.frames, "workers": args.workers, "frames_per_s": round(rate)}
+            args.json.write_text(json.dumps({**figures, "minutes_10m": round(1e7 / rate / 60, 1)}))
         keys = Redis.from_url(args.redis_url).dbsize()
         print(f"read model: {keys} Redis keys; Kafka on disk: {disk_mb(settings.topics.prefix)}")
     finally:

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
@@ -97,7 +99,7 @@ def check_alive(workers: list[ServiceProcess], log: Path) -> None:
 
 def backlog(
     settings: Settings, redis_url: str, frames: int, stations: int, log: Path, n: int
-) -> None:
+) -> dict[str, Any]:
     size, seconds = produce(settings, frames, stations, settings.topics.prefix)
     print(f"produced {frames:,} frames ({size / frames:.0f} B each) in {seconds:.1f} s")
     workers = start_workers(settings, redis_url, log, n)
@@ -121,6 +123,7 @@ def backlog(
             f"from their start, {rate:,.0f} frames/s after the first commit "
             f"({rate / n:,.0f} per process)"
         )
+        return {"frames": frames, "workers": n, "frames_per_s": round(rate / n)}
     finally:
         stop_workers(workers)
         consumer.close()
@@ -128,7 +131,7 @@ def backlog(
 
 def paced(
     settings: Settings, redis_url: str, rate: int, seconds: int, stations: int, log: Path, n: int
-) -> None:
+) -> dict[str, Any]:
     workers = start_workers(settings, redis_url, log, n)
     consumer = group_consumer(settings)
     producer = Producer(producer_config(settings, client_id="processors-bench"))
@@ -175,6 +178,15 @@ def paced(
             f"(≈ {ordered[-1] / rate:.1f} s of traffic); 0 again {catch_up:.1f} s after the "
             f"last frame"
         )
+        return {
+            "rate": rate,
+            "seconds": seconds,
+            "workers": n,
+            "lag_p50_s": round(statistics.median(ordered) / rate, 2),
+            "lag_p99_s": round(p99 / rate, 2),
+            "lag_max_s": round(ordered[-1] / rate, 2),
+            "catch_up_s": round(catch_up, 1),
+        }
     finally:
         stop_workers(workers)
         consumer.close()
@@ -193,6 +205,7 @@ def main() -> None:
         s.add_argument("--workers", type=int, default=1, help="processor processes, one group")
         s.add_argument("--kafka", default="127.0.0.1:9092")
         s.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+        s.add_argument("--json", type=Path, help="also write the figures here (make bench)")
     args = parser.parse_args()
     for url in (args.kafka, args.redis_url):
         if "127.0.0.1" not in url and "localhost" not in url:
@@ -208,11 +221,15 @@ def main() -> None:
     asyncio.run(ensure_topics(settings))  # the CSMS's partition count, before any frame
     try:
         if args.mode == "backlog":
-            backlog(settings, args.redis_url, args.frames, args.stations, log, args.workers)
+            figures = backlog(
+                settings, args.redis_url, args.frames, args.stations, log, args.workers
+            )
         else:
-            paced(
+            figures = paced(
                 settings, args.redis_url, args.rate, args.seconds, args.stations, log, args.workers
             )
+        if args.json:
+            args.json.write_text(json.dumps(figures))
     finally:
         for attempt in range(6):  # the group empties once the broker drops the stopped members
             try:

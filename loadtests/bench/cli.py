@@ -22,13 +22,17 @@ from loadtests.bench.burst import burst
 from loadtests.bench.capacity import capacity_and_storm
 from loadtests.bench.commands import commands
 from loadtests.bench.processes import Bench
+from loadtests.bench.processors import processors
 from loadtests.bench.report import markdown, previous_results, write_docs
 from loadtests.bench.scales import SCALES
 from loadtests.bench.steady import steady
 from loadtests.bench.throughput import throughput
 
 # Capacity first, on freshly started gateways (their idle RSS is the baseline).
-ALL_SCENARIOS = ("burst", "capacity", "storm", "steady", "throughput", "compression", "commands")
+# The processors last: their benchmarks start their own processes and need the cores to themselves.
+ALL_SCENARIOS = (
+    "burst", "capacity", "storm", "steady", "throughput", "compression", "commands", "processors",
+)  # fmt: skip
 
 
 def run(
@@ -57,6 +61,7 @@ def run(
         },
         "throughput": lambda: {"throughput": throughput(b)},
         "commands": lambda: {"commands": commands(b)},
+        "processors": lambda: {"processors": processors(b)},
     }
     try:
         for name in wanted:

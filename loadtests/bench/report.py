@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from loadtests.bench.processors import TARGETS
+
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -145,10 +147,44 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
                 f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} | {r.get('statuses')} |"
             )
         out.append("")
+    if "processors" in results:
+        out += _processors(results["processors"])
     raw = json.dumps(results, indent=1, default=str)
     out += ["<details><summary>raw results (JSON)</summary>", "", "```json", raw, "```"]
     out += ["", "</details>"]
     return "\n".join(out)
+
+
+def _processors(r: dict[str, Any]) -> list[str]:
+    """Issue 18's table: one processor process, the gateway benchmark's rate (2,572 frames/s)."""
+
+    def fig(name: str, text: str) -> str:
+        got = r.get(name) or {}
+        return f"failed ({got['failed']})" if "failed" in got else text.format(**got)
+
+    rows = {
+        "fold": fig("fold", "{frames_per_s:,} frames/s ({frames:,}-frame backlog)"),
+        "lag": fig("lag", "p99 {lag_p99_s} s, max {lag_max_s} s, 0 again {catch_up_s} s after"),
+        "bill": fig("bill", "p50 {bill_p50_ms} ms, p99 {bill_p99_ms} ms ({sessions:,} sessions)"),
+        "replay": fig("replay", "{frames_per_s:,} frames/s: 10 M in {minutes_10m} min"),
+        "sink": fig("sink", "{meter_rows_per_s:,} meter rows/s, {rows_per_s:,} rows/s"),
+    }
+    names = {
+        "fold": "frames/s folded by one processor process, all projections",
+        "lag": "lag at the gateway's rate, one processor process",
+        "bill": "session end → final bill readable, at that rate",
+        "replay": "replay, 2 workers",
+        "sink": "analytics sink, real path (Kafka → ClickHouse)",
+    }
+    out = [
+        "**Processors** (issue 18: realistic 1.6 + 2.0.1 mix; each figure by its own benchmark, "
+        "see loadtests/bench/processors.py)",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+    ]
+    out += [f"| {names[k]} | {rows[k]} | {TARGETS[k]} |" for k in names]
+    return [*out, ""]
 
 
 def write_docs(path: Path, section: str) -> None:

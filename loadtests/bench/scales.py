@@ -22,6 +22,10 @@ class Scale:
     command_chargers: int  # connected chargers that answer operator commands
     command_rates: tuple[float, ...]  # commands per second through the API, one run each
     command_s: float
+    processors_frames: int  # backlog folded by one processor process
+    processors_paced_s: int  # seconds of frames at the gateway's rate (lag, bills)
+    replay_frames: int
+    sink_frames: int  # backlog written by the analytics sink
 
 
 SCALES = {
@@ -41,6 +45,10 @@ SCALES = {
         command_chargers=100,
         command_rates=(20, 100),
         command_s=5,
+        processors_frames=20_000,
+        processors_paced_s=10,
+        replay_frames=50_000,
+        sink_frames=50_000,
     ),
     "medium": Scale(
         burst_frames=5000,
@@ -58,6 +66,10 @@ SCALES = {
         command_chargers=500,
         command_rates=(50, 500),
         command_s=10,
+        processors_frames=100_000,
+        processors_paced_s=30,
+        replay_frames=300_000,
+        sink_frames=150_000,
     ),
     "full": Scale(
         burst_frames=20000,
@@ -75,5 +87,9 @@ SCALES = {
         command_chargers=1000,
         command_rates=(50, 200, 1000),
         command_s=20,
+        processors_frames=200_000,
+        processors_paced_s=60,
+        replay_frames=1_000_000,
+        sink_frames=300_000,
     ),
 }
