@@ -100,7 +100,8 @@ class BatchConsumer:
                 log.warning("%s consumer: %s", self.name, record.error())
                 continue
             values.append(record.value() or b"")
-            stations.add((record.key() or b"").decode(errors="replace"))
+            if self._prefetch is not None:
+                stations.add((record.key() or b"").decode(errors="replace"))
             ends[(record.topic() or "", record.partition() or 0)] = (record.offset() or 0) + 1
         await self._load_ahead(stations)
         # The steps, then outputs and Redis (retried while Redis is away), as every agent.

@@ -107,6 +107,9 @@ class _Record:
     def value(self) -> bytes:
         return self._value
 
+    def key(self) -> bytes:
+        return b"CP-1"
+
     def topic(self) -> str:
         return "frames"
 
