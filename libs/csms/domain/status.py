@@ -98,7 +98,8 @@ def apply_station(state: StationState | None, env: FrameEnvelope) -> StationStat
         return _disconnect(st, env)
     if env.dir != "in":
         return st
-    st = replace(st, last_seen=max(st.last_seen, env.ts))
+    if env.ts > st.last_seen:  # a copy only when it moves (a replay of old frames: never)
+        st = replace(st, last_seen=env.ts)
     call = inbound_call(env)
     if call is not None and call[0] == "BootNotification" and env.ts >= st.boot_ts:
         return _boot(st, env, call[1])
