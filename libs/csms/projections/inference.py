@@ -76,16 +76,7 @@ async def project_inference(
     boot = inf.boot_model(env)
     new_model = None if boot is None else "\t".join(boot)
     rules = registry.rules_for(*(new_model or model or "\t").split("\t", 1))
-    target = inf.connector_of(env)
-    targets = [target] if target is not None else sorted(states)
-    changed: list[inf.ConnectorState] = []
-    events: list[dict[str, Any]] = []
-    for cid in targets:
-        before = states.get(cid)
-        after, new = inf.infer(before, env, connector_id=cid, rules=rules)
-        if after != before and after.connector_id > 0:
-            changed.append(after)
-        events.extend(inf.event_record(e) for e in new)
+    changed, events = inf.infer_station(states, env, rules)
     if changed or (new_model is not None and new_model != model):
         await store.save(env.station, new_model if new_model != model else None, changed)
-    return events
+    return [inf.event_record(e) for e in events]

@@ -72,6 +72,7 @@ from csms.domain.inference16.fold import (
     connector_of,
     infer,
     infer_all,
+    infer_station,
     relevant,
 )
 from csms.domain.inference16.rules import (
@@ -109,5 +110,6 @@ __all__ = [
     "event_record",
     "infer",
     "infer_all",
+    "infer_station",
     "relevant",
 ]

@@ -1,10 +1,11 @@
-"""The 1.6 inference fold: `infer` (one frame into one connector's state), `infer_all` (a frame
-sequence of any stations), the frame routing (`connector_of`, `relevant`, `boot_model`) and
-the per-frame rules of one connector (`_Step`)."""
+"""The 1.6 inference fold: `infer` (one frame into one connector's state), `infer_station` (one
+frame through a station's connectors: the one fan-out), `infer_all` (a frame sequence of any
+stations), the frame routing (`connector_of`, `relevant`, `boot_model`) and the per-frame rules
+of one connector (`_Step`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -80,12 +81,32 @@ def infer(
     return replace(after, seen=(*st.seen, key)[-SEEN_WINDOW:]), step.events
 
 
+def infer_station(
+    states: Mapping[int, ConnectorState], frame: FrameEnvelope, rules: Rules = DEFAULT_RULES
+) -> tuple[list[ConnectorState], list[InferredEvent]]:
+    """One frame of a station through its connectors' states (connectorId -> state): the
+    connector the frame names, or every known one when it names none (1.6 §4.9). Returns the
+    states it changed (connector 0, the station itself, is never kept) and the events it
+    revealed. The one fan-out of the live step, the replay and `infer_all`."""
+    target = connector_of(frame)
+    targets = [target] if target is not None else sorted(states)
+    changed: list[ConnectorState] = []
+    events: list[InferredEvent] = []
+    for cid in targets:
+        before = states.get(cid)
+        after, new = infer(before, frame, connector_id=cid, rules=rules)
+        if after != before and after.connector_id > 0:
+            changed.append(after)
+        events.extend(new)
+    return changed, events
+
+
 def infer_all(
     frames: Iterable[FrameEnvelope], rules: Rules | RulesRegistry = DEFAULT_RULES
 ) -> list[InferredEvent]:
     """Replay helper: fold a frame sequence of any stations in order. With a registry, each
     station's rules follow its latest 1.6 BootNotification (vendor, model)."""
-    states: dict[tuple[str, int], ConnectorState] = {}
+    states: dict[str, dict[int, ConnectorState]] = {}
     station_rules: dict[str, Rules] = {}
     events: list[InferredEvent] = []
     for frame in frames:
@@ -96,15 +117,10 @@ def infer_all(
             active = station_rules.get(frame.station, rules.default)
         else:
             active = rules
-        cid = connector_of(frame)
-        known = sorted(c for s, c in states if s == frame.station)
-        targets = [cid] if cid is not None else known
-        for target in targets:
-            before = states.get((frame.station, target))
-            after, new = infer(before, frame, connector_id=target, rules=active)
-            if after.connector_id > 0:
-                states[(frame.station, target)] = after
-            events.extend(new)
+        station = states.setdefault(frame.station, {})
+        changed, new = infer_station(station, frame, active)
+        station.update((state.connector_id, state) for state in changed)
+        events.extend(new)
     return events
 
 
