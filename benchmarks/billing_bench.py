@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import tempfile
 import threading
@@ -42,11 +43,11 @@ from csms.infra.billing_lookups import BillingLookups
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.infra.memory_redis import MemoryRedis
 from csms.infra.redis_client import make_redis
-from csms.infra.tariff_store import TariffStore
 from csms.projections.billing import BillingConfig, BillingStep, RedisBillingStore
 from csms.projections.pipeline import handle_value
 from csms.projections.wiring import build_processors
 from csms.projections.write_behind import WriteBehindRedis
+from csms.readmodels.tariffs import RedisTariffs as TariffStore
 from csms.settings import Settings, Topics
 from loadtests.corpus import Station, cleanup, interleaved
 from loadtests.processors_bench import GATEWAY_RATE, lag, quantile_ms, start_workers, stop_workers
@@ -151,7 +152,7 @@ class BillWatch:
 
 def paced(
     settings: Settings, records: list[tuple[bytes, bytes]], redis_url: str, rate: int, seconds: int
-) -> None:
+) -> dict[str, Any]:
     asyncio.run(seed_tariff(redis_url))
     asyncio.run(ensure_topics(settings))
     topic = settings.topics.transactions
@@ -206,6 +207,14 @@ def paced(
                 f"{quantile_ms(got, 0.5):.0f} ms, p99 {quantile_ms(got, 0.99):.0f} ms, max "
                 f"{got[-1] * 1000:.0f} ms; never: {len(watch.pending)}"
             )
+        return {
+            "rate": rate,
+            "sessions": len(got),
+            "never": len(watch.pending),
+            "bill_p50_ms": round(quantile_ms(got, 0.5)) if got else None,
+            "bill_p99_ms": round(quantile_ms(got, 0.99)) if got else None,
+            "bill_max_ms": round(got[-1] * 1000) if got else None,
+        }
     finally:
         stop_workers(workers)
         offsets.close()
@@ -219,6 +228,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=GATEWAY_RATE)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--json", type=Path, help="paced: also write the figures here")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     settings = Settings(
@@ -235,7 +245,9 @@ def main() -> None:
         Redis.from_url(args.redis_url).flushdb()
         return
     try:
-        paced(settings, records, args.redis_url, args.rate, args.seconds)
+        figures = paced(settings, records, args.redis_url, args.rate, args.seconds)
+        if args.json:
+            args.json.write_text(json.dumps(figures))
     finally:
         cleanup(settings, args.redis_url)
 

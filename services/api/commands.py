@@ -31,8 +31,9 @@ from csms.commands import (
 from csms.infra import redis_keys
 from csms.infra.api_tokens import Principal
 from csms.infra.call_bus import CallBus, CallReply, Outcome, Route, route_of
+from csms.infra.station_registry import StationRegistry
 from csms.protocol.versions import OcppVersion
-from csms.text import as_text
+from csms.readmodels.stations import RedisStations
 from services.api.audit import AuditSink, audit_record, redact
 from services.api.errors import ApiError
 
@@ -276,14 +277,10 @@ class CommandService:
         network does not know, 409 for one never connected."""
         if route is not None and route.proto:
             return self._version(station, route.proto)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(redis_keys.station(station), "protocol")
-            pipe.exists(redis_keys.registration(station))
-            pipe.sismember(redis_keys.STATIONS, station)
-            protocol, registered, seen = await pipe.execute()
-        if protocol:
-            return self._version(station, as_text(protocol))
-        if registered or seen:
+        record = await RedisStations(self._redis).record(station)
+        if record.facts.protocol:
+            return self._version(station, record.facts.protocol)
+        if record.seen or await StationRegistry(self._redis).get(station) is not None:
             raise ApiError(409, "station_offline", f"station {station!r} has never connected")
         raise ApiError(404, "station_not_found", f"no station with id {station!r}")
 

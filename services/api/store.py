@@ -1,99 +1,71 @@
-"""Reads of the Redis read models (the I/O edge of the API).
+"""The API's reads of the processors' read models: through their contracts in csms.readmodels
+(keys, decoders, Redis implementations), mapped to response models by services.api.views.
 
 Every list read is one round trip for the keys and one pipelined round trip for their values,
-never one round trip per item. Keys are named only through `csms.infra.redis_keys`.
+never one round trip per item.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from csms.domain.device_model import DeviceModel
+from csms.domain.status import StationState
 from csms.domain.transactions import tx_key
-from csms.infra import redis_keys as keys
-from csms.text import as_text, text_fields
+from csms.readmodels.device_models import DeviceModels, RedisDeviceModels
+from csms.readmodels.stations import RedisStations, StationReads
+from csms.readmodels.transactions import RedisTransactions, TransactionReads
 from services.api.schemas import StationDetail, StationSummary, TransactionView
-from services.api.views import SUMMARY_FIELDS, station_detail, station_summary, transaction_view
-
-
-def _str_map(raw: dict[Any, Any]) -> dict[str, str]:
-    return {as_text(k): as_text(v) for k, v in raw.items()}
+from services.api.views import station_detail, station_summary, transaction_view
 
 
 class ReadModelStore:
-    """The API's view of Redis; holds no state besides the client."""
+    """The API's view of the read models; holds no state besides the clients."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._stations: StationReads = RedisStations(redis)
+        self._transactions: TransactionReads = RedisTransactions(redis)
+        self._device_models: DeviceModels = RedisDeviceModels(redis)
 
     async def ping(self) -> None:
         await self._redis.ping()
 
     async def station_ids(self) -> list[str]:
         """Every known station id, sorted: the stable order of the station list."""
-        return sorted(as_text(m) for m in await self._redis.smembers(keys.STATIONS))
+        return await self._stations.station_ids()
 
     async def station_summaries(self, station_ids: Sequence[str]) -> list[StationSummary | None]:
-        if not station_ids:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for station_id in station_ids:
-                pipe.hmget(keys.station(station_id), list(SUMMARY_FIELDS))
-            rows: list[list[bytes | str | None]] = await pipe.execute()
-        return [
-            station_summary(station_id, text_fields(SUMMARY_FIELDS, row))
-            for station_id, row in zip(station_ids, rows, strict=True)
-        ]
+        return [station_summary(s) for s in await self._stations.summaries(station_ids)]
 
     async def station(self, station_id: str) -> StationDetail | None:
         """The station with its connector tree; None if the network has never seen it."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.station(station_id))
-            pipe.hgetall(keys.station_connectors(station_id))
-            pipe.sismember(keys.STATIONS, station_id)
-            fields, connectors, member = await pipe.execute()
-        if not fields and not connectors and not member:
-            return None
-        return station_detail(station_id, _str_map(fields), _str_map(connectors))
+        record = await self._stations.record(station_id)
+        return station_detail(record) if record.seen else None
 
-    async def device_model(self, station_id: str) -> tuple[str | None, dict[str, str], bool]:
-        """(the stored device model JSON, the live station hash, whether the network has seen
-        the station), in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(keys.device_model(station_id))
-            pipe.hgetall(keys.station(station_id))
-            pipe.sismember(keys.STATIONS, station_id)
-            raw, fields, member = await pipe.execute()
-        seen = bool(raw is not None or fields or member)
-        return (None if raw is None else as_text(raw)), _str_map(fields), seen
-
-    @staticmethod
-    def _tx_index(station_id: str | None) -> str:
-        return keys.TRANSACTIONS if station_id is None else keys.station_transactions(station_id)
+    async def device_model(
+        self, station_id: str
+    ) -> tuple[DeviceModel | None, StationState | None, bool]:
+        """(the stored device model, the live station facts, whether the network has seen the
+        station)."""
+        model = await self._device_models.load_model(station_id)
+        record = await self._stations.record(station_id)
+        return model, record.state, model is not None or record.seen
 
     async def transaction_keys(self, station_id: str | None, start: int, count: int) -> list[str]:
         """`count` transaction keys from position `start`, newest first (by start time)."""
-        if count <= 0:
-            return []
-        index = self._tx_index(station_id)
-        # Without withscores, ZREVRANGE returns bare members (the stub's union covers both forms).
-        members = cast(
-            "list[bytes | str]", await self._redis.zrevrange(index, start, start + count - 1)
-        )
-        return [as_text(m) for m in members]
+        return await self._transactions.keys(station_id, start, count)
 
     async def transaction_count(self, station_id: str | None) -> int:
-        return int(await self._redis.zcard(self._tx_index(station_id)))
+        return await self._transactions.count(station_id)
 
     async def transactions(self, tx_keys: Sequence[str]) -> list[TransactionView | None]:
-        """The transactions of `tx_keys`, in order; None where the JSON is missing or bad."""
-        if not tx_keys:
-            return []
-        raws = await self._redis.mget([keys.transaction(k) for k in tx_keys])
-        return [None if raw is None else transaction_view(as_text(raw)) for raw in raws]
+        """The transactions of `tx_keys`, in order; None where missing or unreadable."""
+        found = await self._transactions.many(tx_keys)
+        return [None if tx is None else transaction_view(tx) for tx in found]
 
     async def transaction(self, station_id: str, transaction_id: str) -> TransactionView | None:
-        raw = await self._redis.get(keys.transaction(tx_key(station_id, transaction_id)))
-        return None if raw is None else transaction_view(as_text(raw))
+        tx = await self._transactions.get(tx_key(station_id, transaction_id))
+        return None if tx is None else transaction_view(tx)

@@ -1,23 +1,22 @@
-"""Pure projections from the Redis read models' raw strings to the API's response models.
+"""Pure mappings from the read models' domain objects to the API's response models.
 
-No I/O here: the store hands over what Redis returned, these functions decide what it means.
-Read models are written by other processes and may be partial (a station seen connecting but
-not yet booted) or, after a bug, malformed: missing values become null, a malformed entry is
-skipped and logged rather than failing the whole response.
+No I/O and no parsing here: the store hands over what the read models (csms.readmodels)
+decoded - lenient already, so a partial record (a station seen connecting but not yet booted)
+arrives with its defaults and a malformed one not at all - and these functions decide how it
+is shown: times as ISO 8601, empty strings and never-happened times as null.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from csms.domain import device_model as dm
 from csms.domain import transactions as txp
 from csms.domain.model import Transaction
+from csms.domain.status import StationState
+from csms.readmodels.stations import StationRecord, StoredConnector
 from services.api.schemas import (
     AttributeType,
     AttributeView,
@@ -41,18 +40,13 @@ from services.api.schemas import (
     VariableView,
 )
 
-log = logging.getLogger(__name__)
-
-# The fields a station list item needs, in the order the store asks HMGET for them.
-SUMMARY_FIELDS = ("protocol", "online", "last_seen", "vendor", "model", "firmware")
-
 
 def iso_ms(epoch_ms: int | None) -> str | None:
     """Epoch milliseconds -> `YYYY-MM-DDTHH:MM:SS.mmmZ`; None/0 (never happened) -> None."""
     if not epoch_ms or epoch_ms < 0:
         return None
     # Integer arithmetic: a float division would round some millisecond values off by one.
-    seconds, millis = divmod(epoch_ms, 1000)
+    seconds, millis = divmod(int(epoch_ms), 1000)
     try:
         moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=millis * 1000)
     except (ValueError, OverflowError, OSError):  # beyond year 9999: a corrupt value
@@ -60,111 +54,44 @@ def iso_ms(epoch_ms: int | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_ms(raw: object) -> int | None:
-    """An epoch-ms value as stored in a hash ("1700000000000", maybe "1.7e12") or in JSON."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    try:
-        if isinstance(raw, float):
-            return int(raw)
-        if isinstance(raw, str) and raw:
-            return int(raw) if raw.isdigit() else int(float(raw))
-    except (ValueError, OverflowError):
-        return None
-    return None
-
-
 def _text(raw: object) -> str | None:
     """Empty strings in read models mean "not reported"."""
     return str(raw) if raw not in (None, "") else None
 
 
-def _iso_field(fields: Mapping[str, str | None], name: str) -> str | None:
-    return iso_ms(parse_ms(fields.get(name)))
-
-
-def station_summary(station_id: str, fields: Mapping[str, str | None]) -> StationSummary:
-    """One list item from the station hash (an empty mapping if the hash does not exist)."""
+def station_summary(state: StationState) -> StationSummary:
+    """One list item from the station's facts (defaults when nothing is stored)."""
     return StationSummary(
-        id=station_id,
-        protocol=_text(fields.get("protocol")),
-        online=fields.get("online") == "1",
-        last_seen=_iso_field(fields, "last_seen"),
-        vendor=_text(fields.get("vendor")),
-        model=_text(fields.get("model")),
-        firmware=_text(fields.get("firmware")),
+        id=state.station,
+        protocol=_text(state.protocol),
+        online=state.online,
+        last_seen=iso_ms(state.last_seen),
+        vendor=_text(state.vendor),
+        model=_text(state.model),
+        firmware=_text(state.firmware),
     )
 
 
-def _load_json_object(raw: str, what: str) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        log.warning("skipping malformed %s: not JSON", what)
-        return None
-    if not isinstance(value, dict):
-        log.warning("skipping malformed %s: not a JSON object", what)
-        return None
-    return value
-
-
-def _int_or_none(raw: object) -> int | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.isdigit():
-        return int(raw)
-    return None
-
-
-def _connector_entry(field: str, raw: str) -> tuple[int, int, dict[str, Any]] | None:
-    """(evse, connector, status JSON) of one `station_connectors` field, or None if malformed.
-    The JSON's own ids win; the "<evse>/<connector>" field name is the fallback."""
-    entry = _load_json_object(raw, f"connector status {field!r}")
-    if entry is None:
-        return None
-    evse_part, _, connector_part = field.partition("/")
-    evse = _int_or_none(entry.get("evse"))
-    connector = _int_or_none(entry.get("connector"))
-    evse = evse if evse is not None else _int_or_none(evse_part)
-    connector = connector if connector is not None else _int_or_none(connector_part)
-    if evse is None or connector is None:
-        log.warning("skipping connector status %r: no evse/connector ids", field)
-        return None
-    return evse, connector, entry
-
-
-def _updated(entry: Mapping[str, Any]) -> str | None:
-    return iso_ms(parse_ms(entry.get("ts_ms")))
-
-
 def connector_tree(
-    connectors: Mapping[str, str],
+    connectors: Sequence[StoredConnector],
 ) -> tuple[StationStatus | None, list[EvseView]]:
     """The Station -> EVSE -> Connector tree; EVSE 0 / connector 0 is the station's own status."""
     station_status: StationStatus | None = None
     by_evse: dict[int, list[ConnectorView]] = {}
-    for field, raw in connectors.items():
-        parsed = _connector_entry(field, raw)
-        if parsed is None:
-            continue
-        evse, connector, entry = parsed
-        status = str(entry.get("status") or "Unknown")
-        error_code = _text(entry.get("error_code"))
-        if evse == 0:
+    for stored in connectors:
+        c = stored.status
+        status = c.status or "Unknown"
+        if c.evse == 0:
             station_status = StationStatus(
-                status=status, error_code=error_code, updated=_updated(entry)
+                status=status, error_code=_text(c.error_code), updated=iso_ms(c.ts_ms)
             )
             continue
-        by_evse.setdefault(evse, []).append(
+        by_evse.setdefault(c.evse, []).append(
             ConnectorView(
-                connector_id=connector,
+                connector_id=c.connector,
                 status=status,
-                error_code=error_code,
-                updated=_updated(entry),
+                error_code=_text(c.error_code),
+                updated=iso_ms(c.ts_ms),
             )
         )
     evses = [
@@ -174,59 +101,46 @@ def connector_tree(
     return station_status, evses
 
 
-def station_detail(
-    station_id: str, fields: Mapping[str, str], connectors: Mapping[str, str]
-) -> StationDetail:
-    station_status, evses = connector_tree(connectors)
-    summary = station_summary(station_id, fields)
+def station_detail(record: StationRecord) -> StationDetail:
+    station_status, evses = connector_tree(record.connectors)
+    facts = record.facts
     return StationDetail(
-        **summary.model_dump(),
-        serial=_text(fields.get("serial")),
-        gateway=_text(fields.get("gateway")),
-        connection_id=_text(fields.get("conn")),
-        boot_time=_iso_field(fields, "boot_ts"),
-        connected_at=_iso_field(fields, "connected_ts"),
-        disconnected_at=_iso_field(fields, "disconnected_ts"),
+        **station_summary(facts).model_dump(),
+        serial=_text(facts.serial),
+        gateway=_text(facts.gateway),
+        connection_id=_text(facts.conn),
+        boot_time=iso_ms(facts.boot_ts),
+        connected_at=iso_ms(facts.connected_ts),
+        disconnected_at=iso_ms(facts.disconnected_ts),
         station_status=station_status,
         evses=evses,
     )
 
 
-def _float_or_none(raw: object) -> float | None:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    return float(raw)
-
-
-def transaction_view(raw: str) -> TransactionView | None:
-    """A transaction from the JSON of `Transaction.to_dict()`; None if malformed."""
-    tx = _load_json_object(raw, "transaction")
-    if tx is None or not tx.get("station") or tx.get("transaction_id") in (None, ""):
-        return None
+def transaction_view(tx: Transaction) -> TransactionView:
     return TransactionView(
-        transaction_id=str(tx["transaction_id"]),
-        station=str(tx["station"]),
-        proto=str(tx.get("proto") or ""),
-        evse=_int_or_none(tx.get("evse")) or 0,
-        connector=_int_or_none(tx.get("connector")) or 0,
-        id_token=_text(tx.get("id_token")),
-        state="ended" if tx.get("state") == "ended" else "active",
-        started=iso_ms(parse_ms(tx.get("started_ms"))),
-        ended=iso_ms(parse_ms(tx.get("ended_ms"))),
-        meter_start_wh=_float_or_none(tx.get("meter_start_wh")),
-        meter_stop_wh=_float_or_none(tx.get("meter_stop_wh")),
-        energy_wh=_float_or_none(tx.get("energy_wh")) or 0.0,
-        stop_reason=_text(tx.get("stop_reason")),
-        updated=iso_ms(parse_ms(tx.get("updated_ms"))),
+        transaction_id=tx.transaction_id,
+        station=tx.station,
+        proto=tx.proto,
+        evse=tx.evse,
+        connector=tx.connector,
+        id_token=_text(tx.id_token),
+        state="ended" if tx.state == "ended" else "active",
+        started=iso_ms(tx.started_ms),
+        ended=iso_ms(tx.ended_ms),
+        meter_start_wh=tx.meter_start_wh,
+        meter_stop_wh=tx.meter_stop_wh,
+        energy_wh=tx.energy_wh,
+        stop_reason=_text(tx.stop_reason),
+        updated=iso_ms(tx.updated_ms),
         **_transaction_facts(tx),
     )
 
 
-def _transaction_facts(d: dict[str, Any]) -> dict[str, Any]:
-    """The 2.x-style facts and derived views (csms.domain.transactions), tolerant of a read
-    model written by an older processor."""
+def _transaction_facts(tx: Transaction) -> dict[str, Any]:
+    """The 2.x-style facts and derived views (csms.domain.transactions); none when the stored
+    lists cannot be read as they should."""
     try:
-        tx = Transaction.from_dict(d)
         periods = txp.charging_periods(tx)
         missing, flags = txp.missing_seq_nos(tx), txp.flags(tx)
     except (TypeError, ValueError, IndexError):
@@ -235,15 +149,15 @@ def _transaction_facts(d: dict[str, Any]) -> dict[str, Any]:
         "charging_state": _text(tx.charging_state),
         "trigger_reason": _text(tx.trigger_reason),
         "offline": tx.offline is True,
-        "remote_start_id": _int_or_none(tx.remote_start_id),
+        "remote_start_id": tx.remote_start_id,
         "remote_start_uid": _text(tx.remote_start_uid),
         "closed_by": txp.closed_by(tx) or None,
         "flags": flags,
         "charging_periods": [
             ChargingPeriod(
                 state=str(p["state"]),
-                start=iso_ms(parse_ms(p["start_ms"])),
-                end=iso_ms(parse_ms(p["end_ms"])),
+                start=iso_ms(p["start_ms"]),
+                end=iso_ms(p["end_ms"]),
             )
             for p in periods
         ],
@@ -258,18 +172,6 @@ _REPORT_ACTIONS: dict[str, ReportAction] = {
     "NotifyReport": "NotifyReport",
     "NotifyMonitoringReport": "NotifyMonitoringReport",
 }
-
-
-def parse_device_model(station_id: str, raw: str) -> dm.DeviceModel | None:
-    """The stored JSON of DeviceModel.to_dict(); None (logged) when malformed."""
-    data = _load_json_object(raw, f"device model of {station_id!r}")
-    if data is None:
-        return None
-    try:
-        return dm.DeviceModel.from_dict(data)
-    except (ValueError, TypeError):
-        log.warning("skipping malformed device model of %r", station_id)
-        return None
 
 
 def _node_status(status: dm.Status | None) -> NodeStatus | None:
@@ -412,28 +314,28 @@ def variable_filter(component: str | None, variable: str | None) -> Callable[[dm
 def device_model_view(
     station_id: str,
     model: dm.DeviceModel | None,
-    fields: Mapping[str, str],
+    live: StationState | None,
     keep: Callable[[dm.Variable], bool] | None = None,
 ) -> DeviceModelView:
-    """The API's device model; `fields` (the live station hash) wins for online/last_seen and
-    for whatever the model does not know yet."""
+    """The API's device model; `live` (the station read model, None when nothing is stored)
+    wins for online/last_seen and for whatever the model does not know yet."""
     m = model if model is not None else dm.DeviceModel.new(station_id)
     info = m.info
-    live_seen = parse_ms(fields.get("last_seen")) or 0
+    now = live if live is not None else StationState(station_id)
     variables = sorted(
         (v for v in m.variables.values() if keep is None or keep(v)), key=_variable_order
     )
     reports = [_report_view(r) for _, r in sorted(m.reports.items())]
     return DeviceModelView(
         id=station_id,
-        protocol=_text(fields.get("protocol")) or _text(info.protocol),
-        online=fields.get("online") == "1" if "online" in fields else info.online,
-        last_seen=iso_ms(max(info.last_seen, live_seen)),
-        vendor=_text(fields.get("vendor")) or _text(info.vendor),
-        model=_text(fields.get("model")) or _text(info.model),
-        firmware=_text(fields.get("firmware")) or _text(info.firmware),
-        serial=_text(fields.get("serial")) or _text(info.serial),
-        boot_time=iso_ms(max(info.boot_ts, parse_ms(fields.get("boot_ts")) or 0)),
+        protocol=_text(now.protocol) or _text(info.protocol),
+        online=live.online if live is not None else info.online,
+        last_seen=iso_ms(max(info.last_seen, now.last_seen)),
+        vendor=_text(now.vendor) or _text(info.vendor),
+        model=_text(now.model) or _text(info.model),
+        firmware=_text(now.firmware) or _text(info.firmware),
+        serial=_text(now.serial) or _text(info.serial),
+        boot_time=iso_ms(max(info.boot_ts, now.boot_ts)),
         status=_node_status(m.status),
         faults=_faults(m.faults),
         evses=[_evse_view(e) for _, e in sorted(m.evses.items())],

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys as keys
 from csms.infra.redis_dump import snapshot
-from csms.infra.tariff_store import TariffStore
+from csms.readmodels.tariffs import RedisTariffs as TariffStore
 from csms.settings import Settings, Topics
 from loadtests.processes import ServiceProcess, csms_argv
 from services.replay import kafka_io

@@ -11,24 +11,23 @@ Accepted is answered with the heartbeat interval, Pending and Rejected with the 
 Under `closed` unknown stations are refused at the handshake; a boot that still gets here is
 Rejected and nothing is registered.
 
-Authorization reads the id-token cache `csms:idtoken:<token>` (fields status, expiry, group). The
-network is open: a token nobody has listed is Accepted. A listed token is Accepted unless its
+Authorization reads the id tokens read model (csms.readmodels.id_tokens: status, expiry, group).
+The network is open: a token nobody has listed is Accepted. A listed token is Accepted unless its
 status says otherwise, or its expiry (ISO 8601 or epoch ms) has passed, which makes it Expired.
 
 A group's tariff (2.1 AuthorizeResponse.tariff) is the tariff assigned now to scope
-`group:<group>` (redis_keys.TARIFF_ASSIGNMENTS), in its version valid now; likewise a
-decoration, absent when unreadable. Only the group's own assignment counts: the station, EVSE
-and network defaults are the station's default tariff (SetDefaultTariff), not a driver's own.
+`group:<group>` (the tariffs read model, csms.readmodels.tariffs), in its version valid now;
+likewise a decoration, absent when unreadable. Only the group's own assignment counts: the
+station, EVSE and network defaults are the station's default tariff (SetDefaultTariff), not a
+driver's own.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 
 from csms.clock import Clock, system_clock
@@ -36,7 +35,8 @@ from csms.domain.tariffs import assignment_key, version_at
 from csms.handlers import BootDecision, TokenInfo
 from csms.infra import redis_keys
 from csms.infra.station_registry import ACCEPTED, PENDING, REJECTED, StationRegistry
-from csms.infra.tariff_store import TariffStore
+from csms.readmodels.id_tokens import RedisIdTokens, parse_expiry
+from csms.readmodels.tariffs import RedisTariffs
 from csms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class RedisDecisions:
             raise ValueError(f"admission must be one of {ADMISSIONS}, got {admission!r}")
         self._redis = redis
         self._registry = StationRegistry(redis, clock)
+        self._id_tokens = RedisIdTokens(redis, clock)
+        self._tariffs = RedisTariffs(redis)
         self._admission = admission
         self._retry_interval_s = retry_interval_s
         self._clock = clock
@@ -99,16 +101,14 @@ class RedisDecisions:
         return int(await self._redis.incr(redis_keys.TX16_SEQUENCE))
 
     async def authorize(self, id_token: str) -> TokenInfo:
-        raw = await self._redis.hgetall(redis_keys.id_token(id_token))
-        if not raw:
+        token = await self._id_tokens.get(id_token)
+        if token is None:
             return TokenInfo(DEFAULT_TOKEN_STATUS)
-        fields = {str(k): str(v) for k, v in raw.items()}
-        status = fields.get("status") or DEFAULT_TOKEN_STATUS
-        group = fields.get("group") or None
-        expiry_text = fields.get("expiry", "")
-        if not expiry_text:
+        status = token.status or DEFAULT_TOKEN_STATUS
+        group = token.group or None
+        if not token.expiry:
             return TokenInfo(status, group=group)
-        expiry_ms = parse_expiry(expiry_text)
+        expiry_ms = parse_expiry(token.expiry)
         if expiry_ms is None:
             # A listed token whose expiry nobody can read is not trusted.
             log.warning("id token %r has an unreadable expiry", id_token[:40])
@@ -121,12 +121,11 @@ class RedisDecisions:
         # Two round trips: the group's assignment history, then its tariff's versions.
         now = self._clock()
         try:
-            key = assignment_key("group", group=group)
-            raw = await self._redis.hget(redis_keys.TARIFF_ASSIGNMENTS, key)
-            tariff_id = None if raw is None else assigned_at(orjson.loads(raw), now)
+            history = await self._tariffs.history(assignment_key("group", group=group))
+            tariff_id = assigned_at(history, now)
             if tariff_id is None:
                 return None
-            tariff = version_at(await TariffStore(self._redis).versions(tariff_id), now)
+            tariff = version_at(await self._tariffs.versions(tariff_id), now)
         except Exception:
             # It only decorates an Authorize answer: never fail the answer the station awaits.
             log.warning("tariff of id-token group %r unreadable", group[:40], exc_info=True)
@@ -142,17 +141,3 @@ def assigned_at(history: Any, at_ms: int) -> str | None:
     entries) valid at `at_ms`: the latest entry valid by then, never a future one."""
     valid = sorted((e for e in history if int(e[0]) <= at_ms), key=lambda e: int(e[0]))
     return str(valid[-1][1]) if valid and valid[-1][1] else None
-
-
-def parse_expiry(text: str) -> int | None:
-    """Epoch ms from an expiry given as epoch milliseconds or ISO 8601 (naive means UTC)."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)

@@ -6,6 +6,7 @@ read by the gateway at the handshake and for BootNotification answers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from csms.clock import Clock, system_clock
 from csms.infra import redis_keys
 from csms.security.passwords import hash_password, verify_password
+from csms.text import as_text
 
 ACCEPTED = "Accepted"
 PENDING = "Pending"
@@ -45,6 +47,18 @@ class StationRegistry:
     async def get(self, station: str) -> Registration | None:
         raw = await self._redis.hgetall(redis_keys.registration(station))
         return _registration(station, raw) if raw else None
+
+    async def statuses(self, stations: Sequence[str]) -> list[str | None]:
+        """The registry status of each station (None when not registered), one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for station in stations:
+                pipe.hget(redis_keys.registration(station), "status")
+            found: list[Any] = await pipe.execute()
+        return [None if status is None else as_text(status) for status in found]
+
+    async def registered_ids(self) -> set[str]:
+        """Every station an operator registered (listed even before it first connects)."""
+        return {as_text(m) for m in await self._redis.smembers(redis_keys.REGISTERED_STATIONS)}
 
     async def register_if_unknown(self, station: str, status: str) -> Registration:
         """Register a station seen for the first time (atomic: never overwrites an operator's

@@ -2,15 +2,15 @@
 
 Input: the transactions step's snapshots (`type` "transaction"), which carry the session's
 times, baseline and latest energy reading, charging-state changes, and the energy readings of
-the frame that changed it (`readings`). Per transaction the step keeps, in Redis
-(`redis_keys.bill`), the tariff version it is priced with (resolved once, at the session's
-start time), the readings it has seen (merged by station time, so late, out-of-order and
-duplicated meter values give the in-order result) and the bill so far.
+the frame that changed it (`readings`). Per transaction the step keeps, in Redis (the bills
+read model, csms.readmodels.bills), the tariff version it is priced with (resolved once, at the
+session's start time), the readings it has seen (merged by station time, so late, out-of-order
+and duplicated meter values give the in-order result) and the bill so far.
 
 Output:
 * the running bill in Redis (the API's `/transactions/{station}/{id}/bill`);
 * for stations that can display cost (device model), a checkpoint the gateway extends to
-  answer a 2.0.1/2.1 TransactionEvent with the cost (`redis_keys.cost_checkpoint`), and
+  answer a 2.0.1/2.1 TransactionEvent with the cost (the read model's checkpoint), and
   CostUpdated (2.x) or the OCA cost DataTransfer (1.6, off by default) every
   `billing_cost_interval_s` of session time;
 * the final bill on `csms.bills` when the transaction ends - once: a redelivered snapshot
@@ -19,8 +19,7 @@ Output:
   changes a final bill publishes revision n+1, which replaces it in ClickHouse.
 
 The pure fold and pricing (`merge_snapshot`, `priced`, `cost_display`) live in
-csms.domain.session_bill, shared with the gateway; this module is the step around them and its
-Redis edge.
+csms.domain.session_bill, shared with the gateway; this module is the step around them.
 """
 
 from __future__ import annotations
@@ -30,8 +29,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import orjson
 
 from csms.domain import billing, cost_messages
 from csms.domain.session_bill import (
@@ -43,14 +40,10 @@ from csms.domain.session_bill import (
     signature,
 )
 from csms.domain.tariffs import Tariff, parse_stored
-from csms.infra import redis_keys
-from csms.projections.stores import RedisClient
+from csms.projections.stores import RedisClient, as_redis
+from csms.readmodels.bills import Bills, RedisBills
 
 log = logging.getLogger(__name__)
-
-# How long a checkpoint outlives the last update of its session (the gateway only needs it
-# while the session runs; a session silent this long is closed by policy anyway).
-CHECKPOINT_TTL_S = 3 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +53,8 @@ class BillingConfig:
     readings_cap: int = READINGS_CAP
 
 
-class BillingStore(Protocol):
-    async def load_bill(self, key: str) -> dict[str, Any] | None: ...
-
-    async def save_bill(self, key: str, state: dict[str, Any]) -> None: ...
-
-    async def save_checkpoint(self, key: str, checkpoint: dict[str, Any] | None) -> None: ...
+# The step's store: the bills read model's contract.
+BillingStore = Bills
 
 
 class Lookups(Protocol):
@@ -230,23 +219,8 @@ class BillingStep:
 # --- Redis edge --------------------------------------------------------------------------------
 
 
-class RedisBillingStore:
+class RedisBillingStore(RedisBills):
+    """The bills read model on an agent's client."""
+
     def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
-
-    async def load_bill(self, key: str) -> dict[str, Any] | None:
-        raw = await self._redis.get(redis_keys.bill(key))
-        if not raw:
-            return None
-        value = orjson.loads(raw)
-        return value if isinstance(value, dict) else None
-
-    async def save_bill(self, key: str, state: dict[str, Any]) -> None:
-        await self._redis.set(redis_keys.bill(key), orjson.dumps(state))
-
-    async def save_checkpoint(self, key: str, checkpoint: dict[str, Any] | None) -> None:
-        name = redis_keys.cost_checkpoint(key)
-        if checkpoint is None:
-            await self._redis.delete(name)
-        else:
-            await self._redis.set(name, orjson.dumps(checkpoint), ex=CHECKPOINT_TTL_S)
+        super().__init__(as_redis(redis))

@@ -1,12 +1,10 @@
-"""The device-model step: each station's DeviceModel (csms.domain.device_model) kept in Redis.
+"""The device-model step: each station's DeviceModel (csms.domain.device_model) kept in Redis
+(the read model csms.readmodels.device_models: its keys, codec and store).
 
-Written here (decode_responses=True: every value is text):
-* `csms:dm:<station>` string: JSON of DeviceModel.to_dict().
-* `csms:dmcall:<station>:<conn>:<uid>` string, TTL 1 h: JSON {action, payload} of a CSMS CALL
-  whose answer the fold needs (GetConfiguration, ChangeConfiguration, GetVariables,
-  SetVariables): a 1.6 ChangeConfiguration or 2.x SetVariables answer only says "Accepted", the
-  value set is in the CALL. The gateway stores the CALL on Kafka before it sends it, so in the
-  station's partition the CALL comes before its answer.
+The step keeps a CSMS CALL whose answer the fold needs (GetConfiguration, ChangeConfiguration,
+GetVariables, SetVariables) until the answer comes: a 1.6 ChangeConfiguration or 2.x
+SetVariables answer only says "Accepted", the value set is in the CALL. The gateway stores the
+CALL on Kafka before it sends it, so in the station's partition the CALL comes before its answer.
 
 Most frames only move the station's last_seen (heartbeats, authorizations, transactions), which
 the station hash of the status step already tracks: those are skipped without reading the
@@ -22,20 +20,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
-from functools import partial
-from typing import Any, Protocol
-
-import orjson
+from typing import Any
 
 from csms.commands.config_keys import V16_TO_V2
 from csms.domain.device_model import CallContext, DeviceModel, Variable, apply
 from csms.domain.frames import as_dict, as_list, as_str, id_text, inbound_call, outbound_call
 from csms.envelope import FrameEnvelope
-from csms.infra import redis_keys
-from csms.projections.stores import RedisClient, load_object, save_object
-
-log = logging.getLogger(__name__)
+from csms.projections.stores import RedisClient, as_redis
+from csms.readmodels.device_models import DeviceModels, RedisDeviceModels
 
 # CSMS CALLs whose answers the fold reads (their CALL is kept until the answer comes).
 ANSWERED_CALLS = frozenset(
@@ -54,20 +46,8 @@ FOLDED_CALLS = frozenset(
 )
 # (component, variable), lower case, whose values are secrets whatever their mutability says.
 SECRET_VARIABLES = frozenset({("securityctrlr", "basicauthpassword")})
-# How long a CALL waits for its answer; the gateway gives up on answers long before.
-CALL_TTL_S = 3600
-
-
-class DeviceModelStore(Protocol):
-    async def load_model(self, station: str) -> DeviceModel | None: ...
-
-    async def save_model(self, model: DeviceModel) -> None: ...
-
-    async def load_call(self, station: str, conn: str, uid: str) -> CallContext | None: ...
-
-    async def save_call(self, station: str, conn: str, uid: str, call: CallContext) -> None: ...
-
-    async def drop_call(self, station: str, conn: str, uid: str) -> None: ...
+# The step's store: the read model's contract (loads and saves the model, keeps the CALLs).
+DeviceModelStore = DeviceModels
 
 
 async def project_device_model(env: FrameEnvelope, store: DeviceModelStore) -> bool:
@@ -182,51 +162,8 @@ def material_change(before: DeviceModel, after: DeviceModel) -> bool:
     return info != after.info
 
 
-class RedisDeviceModelStore:
+class RedisDeviceModelStore(RedisDeviceModels):
+    """The device models read model on an agent's client."""
+
     def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
-
-    async def load_model(self, station: str) -> DeviceModel | None:
-        key = redis_keys.device_model(station)
-        return await load_object(self._redis, key, partial(parse_model, station))
-
-    async def save_model(self, model: DeviceModel) -> None:
-        await save_object(self._redis, redis_keys.device_model(model.station), model, _encode_model)
-
-    async def load_call(self, station: str, conn: str, uid: str) -> CallContext | None:
-        raw = await self._redis.get(redis_keys.device_call(station, conn, uid))
-        return None if raw is None else parse_call(raw)
-
-    async def save_call(self, station: str, conn: str, uid: str, call: CallContext) -> None:
-        value = orjson.dumps({"action": call.action, "payload": dict(call.payload)})
-        await self._redis.set(redis_keys.device_call(station, conn, uid), value, ex=CALL_TTL_S)
-
-    async def drop_call(self, station: str, conn: str, uid: str) -> None:
-        await self._redis.delete(redis_keys.device_call(station, conn, uid))
-
-
-def _encode_model(model: DeviceModel) -> bytes:
-    return model.to_json()
-
-
-def parse_model(station: str, raw: str | bytes) -> DeviceModel | None:
-    """A stored model; None when unreadable (it is then rebuilt from the frames that follow,
-    rather than blocking them)."""
-    try:
-        data: Any = orjson.loads(raw)
-        model = DeviceModel.from_dict(as_dict(data))
-    except (ValueError, TypeError):  # orjson.JSONDecodeError is a ValueError
-        log.warning("unreadable device model of %s in Redis: rebuilding it", station)
-        return None
-    return model if model.station == station else None
-
-
-def parse_call(raw: str | bytes) -> CallContext | None:
-    try:
-        data = as_dict(orjson.loads(raw))
-    except orjson.JSONDecodeError:
-        return None
-    action, payload = data.get("action"), data.get("payload")
-    if not isinstance(action, str) or not isinstance(payload, dict):
-        return None
-    return CallContext(action, payload)
+        super().__init__(as_redis(redis))

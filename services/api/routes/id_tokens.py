@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from csms.infra.api_tokens import Principal
 from csms.protocol.enums import AuthorizationStatus
+from csms.readmodels.id_tokens import IdTokenChange, IdTokenRecord
 from services.api.auth import AUTH_ERRORS, Analyst, Operator, record_audit
 from services.api.errors import ApiError, error_responses
 from services.api.id_token_store import IdTokenStore, expiry_text
@@ -82,13 +83,14 @@ async def create_id_token(
     request: Request, body: IdTokenCreate, principal: Operator
 ) -> IdTokenView:
     """List a token with its type, group, expiry and status."""
-    fields: dict[str, str] = {"status": body.status, "type": body.type}
-    if body.group_id is not None:
-        fields["group"] = body.group_id
-    expiry = _expiry(body)
-    if expiry is not None:
-        fields["expiry"] = expiry
-    view = await _store(request).create(body.id_token, fields)
+    record = IdTokenRecord(
+        body.id_token,
+        status=body.status,
+        type=body.type,
+        group=body.group_id or "",
+        expiry=_expiry(body) or "",
+    )
+    view = await _store(request).create(record)
     if view is None:
         raise ApiError(409, "id_token_exists", f"id token {body.id_token!r} exists already")
     await _audit(request, principal, "id_token.create", view)
@@ -140,24 +142,11 @@ async def update_id_token(
 ) -> IdTokenView:
     """Change the fields given; `group_id` or `expiry` set to null remove them."""
     given = body.model_fields_set
-    changes: dict[str, str] = {}
-    removed: list[str] = []
-    if body.status is not None:
-        changes["status"] = body.status
-    if body.type is not None:
-        changes["type"] = body.type
-    if "group_id" in given:
-        if body.group_id is None:
-            removed.append("group")
-        else:
-            changes["group"] = body.group_id
-    if "expiry" in given:
-        expiry = _expiry(body)
-        if expiry is None:
-            removed.append("expiry")
-        else:
-            changes["expiry"] = expiry
-    view = await _store(request).update(id_token, changes, removed)
+    # None: unchanged; "": removed (group and expiry set to null).
+    group = (body.group_id or "") if "group_id" in given else None
+    expiry = (_expiry(body) or "") if "expiry" in given else None
+    change = IdTokenChange(status=body.status, type=body.type, group=group, expiry=expiry)
+    view = await _store(request).update(id_token, change)
     if view is None:
         raise _not_found(id_token)
     await _audit(request, principal, "id_token.update", view, changed=sorted(given))
@@ -171,7 +160,7 @@ async def update_id_token(
 )
 async def block_id_token(request: Request, id_token: TokenPath, principal: Operator) -> IdTokenView:
     """Set the status to Blocked: the next authorization of this token is refused."""
-    view = await _store(request).update(id_token, {"status": "Blocked"}, [])
+    view = await _store(request).update(id_token, IdTokenChange(status="Blocked"))
     if view is None:
         raise _not_found(id_token)
     await _audit(request, principal, "id_token.block", view)

@@ -10,14 +10,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, cast, get_args
 
 from fastapi import APIRouter, Path, Query, Request
 from redis.asyncio import Redis
 
-from csms.infra import redis_keys
 from csms.infra.station_registry import Registration, StationRegistry
 from csms.protocol.station_path import InvalidStationPath, station_id_from_path
+from csms.readmodels.stations import StationRecord
 from csms.security.passwords import WeakPassword
 from services.api.auth import AUTH_ERRORS, Admin, Analyst, record_audit
 from services.api.deps import Store
@@ -36,13 +36,7 @@ from services.api.schemas import (
     StationSummary,
 )
 from services.api.store import ReadModelStore
-from services.api.views import (
-    device_model_view,
-    iso_ms,
-    parse_device_model,
-    station_detail,
-    variable_filter,
-)
+from services.api.views import device_model_view, iso_ms, station_detail, variable_filter
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -109,19 +103,8 @@ def _known_status(raw: object) -> RegistrationStatus | None:
     return None
 
 
-async def _registration_statuses(redis: Redis, ids: Sequence[str]) -> list[Any]:
-    """The registry status of each station (None when not registered), one round trip."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for station_id in ids:
-            pipe.hget(redis_keys.registration(station_id), "status")
-        statuses: list[Any] = await pipe.execute()
-    return statuses
-
-
-async def _listed_ids(store: ReadModelStore, redis: Redis) -> list[str]:
-    registered = await redis.smembers(redis_keys.REGISTERED_STATIONS)
-    seen = await store.station_ids()
-    return sorted(set(seen).union(str(s) for s in registered))
+async def _listed_ids(store: ReadModelStore, registry: StationRegistry) -> list[str]:
+    return sorted(set(await store.station_ids()) | await registry.registered_ids())
 
 
 @router.get("", response_model=StationPage, responses=error_responses(*AUTH_ERRORS, 422, 503))
@@ -142,8 +125,8 @@ async def list_stations(
     it resumes where the previous page stopped instead of re-scanning from the start)."""
     if offset is not None and cursor is not None:
         raise ApiError(422, "invalid_request", "use either offset or cursor, not both")
-    redis = _redis(request)
-    ids = await _listed_ids(store, redis)
+    registry = StationRegistry(_redis(request))
+    ids = await _listed_ids(store, registry)
     start = bisect_right(ids, _cursor_id(cursor)) if cursor is not None else 0
     keep = station_filter(StationFilters(online, protocol, registration_status, vendor, model))
 
@@ -152,7 +135,7 @@ async def list_stations(
 
     async def load(batch: Sequence[str]) -> list[StationSummary | None]:
         summaries = await store.station_summaries(batch)
-        statuses = await _registration_statuses(redis, batch)
+        statuses = await registry.statuses(batch)
         return [
             None
             if summary is None
@@ -188,7 +171,7 @@ async def get_station(
     if station is None:
         if registration is None:
             raise ApiError(404, "station_not_found", f"no station with id {station_id!r}")
-        station = station_detail(station_id, {}, {})  # registered, never seen
+        station = station_detail(StationRecord(station_id, None))  # registered, never seen
     if registration is None:
         return station
     return station.model_copy(
@@ -216,12 +199,11 @@ async def get_device_model(
     faults per node, its components/variables (attributes, characteristics, monitors, last
     event), metrics outside transactions and report progress, for every OCPP version.
     `component` / `variable` keep only the variables of that name (case-insensitive)."""
-    raw, fields, seen = await store.device_model(station_id)
+    model, live, seen = await store.device_model(station_id)
     if not seen and await StationRegistry(_redis(request)).get(station_id) is None:
         raise ApiError(404, "station_not_found", f"no station with id {station_id!r}")
-    model = None if raw is None else parse_device_model(station_id, raw)
     keep = variable_filter(component, variable) if component or variable else None
-    return device_model_view(station_id, model, fields, keep)
+    return device_model_view(station_id, model, live, keep)
 
 
 # --- registration (admin) ---------------------------------------------------------------------

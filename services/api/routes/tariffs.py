@@ -20,8 +20,8 @@ from csms.clock import Clock, system_clock
 from csms.domain.tariff_ocpp21 import set_default_tariff_request
 from csms.domain.tariffs import Tariff, TariffError
 from csms.infra.api_tokens import Principal
-from csms.infra.tariff_store import TariffExists, TariffNotFound, TariffStore
 from csms.protocol.versions import OcppVersion
+from csms.readmodels.tariffs import RedisTariffs, TariffExists, TariffNotFound, Tariffs
 from services.api.auth import AUTH_ERRORS, Analyst, Operator, record_audit
 from services.api.commands import RAW_CALL
 from services.api.errors import ApiError, error_responses
@@ -56,9 +56,9 @@ SET_DEFAULT_TARIFF = "SetDefaultTariff"  # OCPP 2.1 only
 RESERVED_IDS = frozenset({"resolve"})
 
 
-def _store(request: Request) -> TariffStore:
+def _store(request: Request) -> Tariffs:
     redis: Redis = request.app.state.redis
-    return TariffStore(redis)
+    return RedisTariffs(redis)
 
 
 def _now(request: Request) -> int:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from redis.asyncio import Redis
 
 from csms.domain.transactions import tx_key
-from csms.infra import redis_keys
 from csms.infra.api_tokens import Role
+from csms.readmodels.bills import RedisBills, bill_of
 from services.api.auth import require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
@@ -98,20 +97,15 @@ async def get_bill(request: Request, station_id: PathId, transaction_id: PathId)
     """The transaction's bill as the billing processor priced it: `running` while it lasts
     (priced up to `priced_until_ms`), `final` once it ended. Money is decimal strings."""
     redis: Redis = request.app.state.redis
-    raw = await redis.get(redis_keys.bill(tx_key(station_id, transaction_id)))
     # The processor's state holds private fields too; the bill is its public part.
-    state = orjson.loads(raw) if raw is not None else {}
-    bill = state.get("bill")
-    if not bill:
+    bill = bill_of(await RedisBills(redis).load_bill(tx_key(station_id, transaction_id)))
+    if bill is None:
         raise ApiError(
             404,
             "bill_not_found",
             f"no bill (yet) for transaction {transaction_id!r} at station {station_id!r}",
         )
-    return BillView.model_validate({**bill_context(state, station_id, transaction_id), **bill})
-
-
-def bill_context(state: dict[str, Any], station_id: str, transaction_id: str) -> dict[str, Any]:
-    """What identifies the bill, for a bill that does not carry it itself (a running one)."""
-    known = {k: state[k] for k in ("evse", "id_token") if state.get(k) is not None}
-    return {"station": station_id, "transaction_id": transaction_id, **known}
+    # What identifies the bill, for a bill that does not carry it itself (a running one).
+    return BillView.model_validate(
+        {"station": station_id, "transaction_id": transaction_id, **bill}
+    )

@@ -1,20 +1,53 @@
-"""Pure projections from raw read-model strings to response models."""
+"""Pure projections from read-model records to response models: what Redis holds, decoded by
+the read models' codecs (csms.readmodels), as the API shows it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 import orjson
 
 from csms.domain.model import ConnectorStatus, Transaction
-from services.api.views import (
-    connector_tree,
-    iso_ms,
-    parse_ms,
-    station_detail,
-    station_summary,
-    transaction_view,
+from csms.readmodels.base import parse_ms
+from csms.readmodels.stations import StationRecord, decode_connectors, decode_station
+from csms.readmodels.transactions import decode_transaction
+from services.api.schemas import (
+    EvseView,
+    StationDetail,
+    StationStatus,
+    StationSummary,
+    TransactionView,
 )
+from services.api.views import connector_tree as tree_of
+from services.api.views import iso_ms
+from services.api.views import station_detail as detail_of
+from services.api.views import station_summary as summary_of
+from services.api.views import transaction_view as view_of
+
+
+# The hash fields and JSON texts as Redis holds them, through the read models' decoders.
+def station_summary(station_id: str, fields: Mapping[str, str]) -> StationSummary:
+    state = decode_station(station_id, fields)
+    return summary_of(StationRecord(station_id, state).facts)
+
+
+def connector_tree(fields: Mapping[str, str]) -> tuple[StationStatus | None, list[EvseView]]:
+    return tree_of(decode_connectors("CP-1", fields))
+
+
+def station_detail(
+    station_id: str, fields: Mapping[str, str], connectors: Mapping[str, str]
+) -> StationDetail:
+    state = decode_station(station_id, fields)
+    return detail_of(
+        StationRecord(station_id, state, tuple(decode_connectors(station_id, connectors)))
+    )
+
+
+def transaction_view(raw: str) -> TransactionView | None:
+    tx = decode_transaction(raw)
+    return None if tx is None else view_of(tx)
 
 
 def _status(evse: int, connector: int, status: str, ts_ms: int) -> str:

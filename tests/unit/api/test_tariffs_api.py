@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from csms.domain.billing import Accrual, finish
 from csms.domain.tariffs import parse_tariff
 from csms.infra import redis_keys
-from csms.infra.tariff_store import TariffStore
+from csms.readmodels.tariffs import RedisTariffs as TariffStore
 from tests.unit.api.api_seed import T0, mint
 from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.redis_db import flushed_redis

@@ -18,9 +18,9 @@ from csms.handlers import CallContext, Decisions, TokenInfo, routes
 from csms.infra import redis_keys
 from csms.infra.redis_client import make_redis
 from csms.infra.redis_decisions import RedisDecisions, assigned_at
-from csms.infra.tariff_store import TariffStore
 from csms.protocol.validation import validator
 from csms.protocol.versions import OcppVersion
+from csms.readmodels.tariffs import RedisTariffs as TariffStore
 from csms.settings import Settings
 from tests.unit.handlers.test_answers import TokenDecisions
 

@@ -13,8 +13,9 @@ from redis.asyncio import Redis
 from csms.handlers import BootDecision, TokenInfo
 from csms.infra import redis_keys
 from csms.infra.redis_client import make_redis
-from csms.infra.redis_decisions import RedisDecisions, parse_expiry
+from csms.infra.redis_decisions import RedisDecisions
 from csms.infra.station_registry import StationRegistry
+from csms.readmodels.id_tokens import parse_expiry
 from csms.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/6"  # this suite's database

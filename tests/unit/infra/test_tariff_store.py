@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 
 from csms.domain.tariffs import TariffError
 from csms.infra import redis_keys
-from csms.infra.tariff_store import TariffExists, TariffNotFound, TariffStore
+from csms.readmodels.tariffs import RedisTariffs as TariffStore
+from csms.readmodels.tariffs import TariffExists, TariffNotFound
 from csms.text import as_text
 from tests.unit.redis_db import flushed_redis
 

@@ -9,14 +9,10 @@ import orjson
 from csms.domain import device_model
 from csms.domain.device_model import CallContext, DeviceModel, apply, variable_key
 from csms.envelope import FrameEnvelope
-from csms.projections.device_models import (
-    FOLDED_CALLS,
-    material_change,
-    parse_call,
-    parse_model,
-    project_device_model,
-)
+from csms.projections.device_models import FOLDED_CALLS, material_change, project_device_model
 from csms.projections.pipeline import Processors
+from csms.readmodels.device_models import decode_call as parse_call
+from csms.readmodels.device_models import decode_device_model as parse_model
 from csms.settings import Topics
 from tests.unit.domain.builders import (
     T0,
