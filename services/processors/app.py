@@ -48,6 +48,7 @@ from csms.projections.pipeline import (
     DOWNSTREAM,
     handle_frame,
     handle_value,
+    prefetch_stations,
 )
 from csms.projections.wiring import build_processors
 from csms.projections.write_behind import WriteBehindRedis
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
             partial(handle_frame, processors.steps),
             _writer(outputs, caches[FRAMES_AGENT]),
             caches[FRAMES_AGENT].reset,
+            partial(prefetch_stations, caches[FRAMES_AGENT]),
         ),
         *(
             BatchConsumer(

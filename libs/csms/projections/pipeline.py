@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from csms.domain import transactions as txp
 from csms.domain.inference16 import RulesRegistry
 from csms.envelope import EnvelopeError, FrameEnvelope, decode, new_event_id
+from csms.infra.redis_keys import inference16
 from csms.projections.billing import BillingStep
 from csms.projections.device_models import DeviceModelStore, project_device_model
 from csms.projections.inference import InferenceStore, project_inference
@@ -32,6 +33,10 @@ from csms.projections.projections import (
     project_status,
     project_transaction,
 )
+from csms.projections.write_behind import WriteBehindRedis
+from csms.readmodels.device_models import device_model_key
+from csms.readmodels.stations import connectors_key, station_key
+from csms.readmodels.transactions import station_active_key
 from csms.settings import Topics
 
 log = logging.getLogger(__name__)
@@ -221,6 +226,19 @@ class ZombiePolicy:
     idle_after_ms: int = 48 * 3_600_000
     reboot_grace_ms: int = 900_000
     batch: int = 1000  # transactions looked at per sweep, oldest sign of life first
+
+
+def prefetch_stations(cache: WriteBehindRedis, stations: Iterable[str]) -> Awaitable[int]:
+    """Every key the frames agent's steps read for any frame of these stations, loaded into the
+    agent's write-behind copy in one round trip (the batch's stations; their records' key is
+    the station): after a start or a rebalance each station costs one round trip per batch
+    rather than one per key (five) at first read. Keys already in memory are skipped."""
+    ids = list(stations)
+    return cache.prefetch(
+        strings=[device_model_key(s) for s in ids],
+        hashes=[h for s in ids for h in (station_key(s), connectors_key(s), inference16(s))],
+        sets=[station_active_key(s) for s in ids],
+    )
 
 
 async def handle_frame(steps: dict[str, Step], raw: object) -> None:

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from csms.infra.redis_dump import snapshot
 from csms.projections.device_models import RedisDeviceModelStore
 from csms.projections.inference import RedisInferenceStore
-from csms.projections.pipeline import Processors
+from csms.projections.pipeline import Processors, prefetch_stations
 from csms.projections.stores import RedisStationStore, RedisTransactionStore
 from csms.projections.write_behind import WriteBehindRedis
 from csms.settings import Topics
@@ -182,3 +182,32 @@ async def test_prefetch_loads_a_batchs_keys_in_one_round_trip(behind: Redis) -> 
     assert cache.misses == 0
     assert await cache.prefetch(strings=["s"]) == 0  # already in memory
     assert 0 < await cache._mem.pttl("s") <= 100_000  # the loaded string kept its TTL
+
+
+async def test_prefetching_each_batchs_stations_leaves_the_same_redis_with_fewer_misses(
+    direct: Redis, behind: Redis
+) -> None:
+    frames = corpus("pf", stations=4)
+    frames += frames[:20]  # redelivered
+    plain, cache = processors(direct), WriteBehindRedis(behind)
+    cached = processors(cache)
+    misses = {}
+    for prefetch in (False, True):
+        await behind.flushdb()
+        cache.reset()
+        cache.misses = 0
+        for start in range(0, len(frames), 25):
+            batch = frames[start : start + 25]
+            if prefetch:
+                await prefetch_stations(cache, {env.station for env in batch})
+            for env in batch:
+                for step in cached.steps.values():
+                    await step(env)
+            await cache.flush()
+        misses[prefetch] = cache.misses
+    for env in frames:
+        for step in plain.steps.values():
+            await step(env)
+    assert await snapshot(behind) == await snapshot(direct)
+    # Only keys no station names up front (a transaction, a pending CALL) still miss.
+    assert misses[True] < misses[False] / 2
