@@ -27,12 +27,8 @@ from csms.infra.redis_keys import inference16
 from csms.projections.billing import BillingStep
 from csms.projections.device_models import DeviceModelStore, project_device_model
 from csms.projections.inference import InferenceStore, project_inference
-from csms.projections.projections import (
-    StationStore,
-    TransactionStore,
-    project_status,
-    project_transaction,
-)
+from csms.projections.status import StationStore, project_status
+from csms.projections.transactions import TransactionStore, project_transaction
 from csms.projections.write_behind import WriteBehindRedis
 from csms.readmodels.device_models import device_model_key
 from csms.readmodels.stations import connectors_key, station_key

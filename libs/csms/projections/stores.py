@@ -29,14 +29,14 @@ def as_redis(redis: RedisClient) -> Redis:
 
 
 class RedisTransactionStore(RedisTransactions):
-    """csms.projections.projections.TransactionStore on an agent's client."""
+    """csms.projections.transactions.TransactionStore on an agent's client."""
 
     def __init__(self, redis: RedisClient) -> None:
         super().__init__(as_redis(redis))
 
 
 class RedisStationStore(RedisStations):
-    """csms.projections.projections.StationStore on an agent's client."""
+    """csms.projections.status.StationStore on an agent's client."""
 
     def __init__(self, redis: RedisClient) -> None:
         super().__init__(as_redis(redis))

@@ -139,7 +139,7 @@ class StationRecord:
 
 
 class StationReads(Protocol):
-    """What the API reads. The processors' writes are csms.projections.projections.StationStore
+    """What the API reads. The processors' writes are csms.projections.status.StationStore
     (load_station, save_station, load_connector, save_connector), which both classes below
     implement too."""
 

@@ -159,7 +159,7 @@ def decode_remote(raw: str | bytes) -> RemoteStartSent | None:
 
 
 class TransactionReads(Protocol):
-    """What the API reads. The processors' reads and writes are csms.projections.projections.
+    """What the API reads. The processors' reads and writes are csms.projections.transactions.
     TransactionStore, which both classes below implement too."""
 
     async def keys(self, station_id: str | None, start: int, count: int) -> list[str]:

@@ -11,8 +11,9 @@ import orjson
 from redis.asyncio import Redis
 
 from csms.envelope import FrameEnvelope, Kind, new_event_id
-from csms.projections.projections import project_status, project_transaction
+from csms.projections.status import project_status
 from csms.projections.stores import RedisStationStore, RedisTransactionStore
+from csms.projections.transactions import project_transaction
 from tests.unit.api.api_seed import T0
 
 _uids = itertools.count()

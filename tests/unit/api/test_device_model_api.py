@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys as keys
 from csms.projections.device_models import RedisDeviceModelStore, project_device_model
-from csms.projections.projections import project_status
+from csms.projections.status import project_status
 from csms.projections.stores import RedisStationStore
 from tests.unit.api.api_seed import mint, put_station, station_fields
 from tests.unit.domain.builders import (

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from csms.envelope import FrameEnvelope
-from csms.projections.projections import project_status, project_transaction
+from csms.projections.status import project_status
+from csms.projections.transactions import project_transaction
 from tests.unit.domain.builders import (
     T0,
     Session,

@@ -13,7 +13,7 @@ from csms.domain import transactions as txp
 from csms.domain.model import Transaction
 from csms.envelope import FrameEnvelope, decode
 from csms.projections.pipeline import Processors, ZombiePolicy
-from csms.projections.projections import TxProjected, project_transaction
+from csms.projections.transactions import TxProjected, project_transaction
 from csms.settings import Topics
 from tests.unit.domain.builders import (
     T0,

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from csms.domain.model import ConnectorStatus
 from csms.domain.status import StationState, connector_field
-from csms.projections.projections import StationStore
+from csms.projections.status import StationStore
 from csms.readmodels.stations import (
     MemoryStations,
     RedisStations,

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from csms.domain.model import Transaction
 from csms.domain.transactions import PendingStart, RemoteStartSent
-from csms.projections.projections import TransactionStore
+from csms.projections.transactions import TransactionStore
 from csms.readmodels.transactions import (
     ACTIVE_KEY,
     MemoryTransactions,

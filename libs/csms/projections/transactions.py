@@ -1,11 +1,11 @@
-"""Projection steps: load state from a store, fold one envelope with the pure domain, save.
+"""The transactions projection's step: load the transaction, fold one envelope with the pure
+domain (csms.domain.transactions), save; what changed is returned for the agent to publish.
 
-The stores are Protocols so the same steps run against Redis in production and against
-in-memory dicts in unit tests. Each step returns what changed (and only that), which the agent
-publishes. An envelope that changes nothing - a redelivery, a frame without facts - returns
-nothing, except the very frame behind a stored state: Redis is written before Kafka has the
-snapshot, so that frame's snapshot is returned again (a duplicate is harmless downstream, a lost
-one is not).
+The store is a Protocol so the same step runs against Redis in production (csms.readmodels
+through csms.projections.stores) and against in-memory read models in unit tests. An
+envelope that changes nothing - a redelivery, a frame without facts - returns nothing, except the
+very frame behind a stored state: Redis is written before Kafka has the snapshot, so that frame's
+snapshot is returned again (a duplicate is harmless downstream, a lost one is not).
 """
 
 from __future__ import annotations
@@ -14,14 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from csms.domain import transactions as txp
-from csms.domain.model import ConnectorStatus, Transaction
-from csms.domain.status import (
-    StationState,
-    apply_station,
-    connector_field,
-    connector_statuses,
-    status_verdict,
-)
+from csms.domain.model import Transaction
 from csms.envelope import FrameEnvelope
 
 
@@ -48,16 +41,6 @@ class TransactionStore(Protocol):
     async def save_remote(self, remote: txp.RemoteStartSent) -> None: ...
 
     async def drop_remote(self, station: str, ref: str) -> None: ...
-
-
-class StationStore(Protocol):
-    async def load_station(self, station: str) -> StationState | None: ...
-
-    async def save_station(self, state: StationState, changed: dict[str, str]) -> None: ...
-
-    async def load_connector(self, station: str, field: str) -> dict[str, Any] | None: ...
-
-    async def save_connector(self, status: ConnectorStatus, received_ms: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -130,23 +113,3 @@ async def _fold(update: txp.TxUpdate, store: TransactionStore, out: TxProjected)
     event = None if retry else txp.neutral_event(update, after)
     if event is not None:
         out.events.append(event)
-
-
-async def project_status(env: FrameEnvelope, store: StationStore) -> list[ConnectorStatus]:
-    """Apply one envelope to the station read model; the connector statuses to publish."""
-    if env.kind not in ("connect", "disconnect") and env.dir != "in":
-        return []  # what the CSMS sends tells nothing about the station
-    before = await store.load_station(env.station)
-    after = apply_station(before, env)
-    changed = after.changed_fields(before)
-    if changed:
-        await store.save_station(after, changed)
-    published = []
-    for status in connector_statuses(env):
-        stored = await store.load_connector(env.station, connector_field(status))
-        verdict = status_verdict(status, env.ts, stored)
-        if verdict == "apply":
-            await store.save_connector(status, env.ts)
-        if verdict != "skip":
-            published.append(status)
-    return published
