@@ -35,7 +35,9 @@ from typing import Any
 import orjson
 
 from csms.clock import iso_time
+from csms.domain import billing
 from csms.domain.billing import bill_total, cost_message
+from csms.domain.session_bill import Display
 from csms.domain.tariff_ocpp21 import number
 from csms.domain.tariffs import Tariff
 
@@ -99,3 +101,28 @@ def _with_tax(tariff: Tariff, price: Decimal) -> int | float:
 
 def _data_transfer(message_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"vendorId": VENDOR_ID, "messageId": message_id, "data": orjson.dumps(data).decode()}
+
+
+def station_calls(
+    state: Mapping[str, Any], bill: Mapping[str, Any], tariff: Tariff, display: Display
+) -> list[tuple[str, dict[str, Any]]]:
+    """What to tell the station about this bill (running: interval already checked)."""
+    tx_id = str(state["transaction_id"])
+    final = bill["state"] == billing.FINAL
+    if display.cost_updated and not final:
+        return [("CostUpdated", cost_updated(tx_id, bill))]
+    if display.datatransfer16 and tx_id.isdigit():
+        if final:
+            return [("DataTransfer", final_cost_16(int(tx_id), bill))]
+        readings = state.get("readings") or []
+        meter = float(readings[-1][1]) if readings else 0.0
+        charging = (state.get("states") or [[0, ""]])[-1][1] in billing.CHARGING_STATES
+        return [
+            (
+                "DataTransfer",
+                running_cost_16(
+                    int(tx_id), bill, tariff, int(bill["priced_until_ms"]), meter, charging
+                ),
+            )
+        ]
+    return []

@@ -199,6 +199,20 @@ def signature(bill: Mapping[str, Any]) -> str:
 # --- the gateway's ledger ----------------------------------------------------------------------
 
 
+def checkpoint(
+    tariff: Tariff, display: Display, state: Mapping[str, Any], snap: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the gateway needs to tell the station the cost the bill will say: the tariff, what
+    the station shows, and the billing state and transaction so far, which it folds the events
+    it answers into (`Ledger`, below)."""
+    return {
+        "tariff": tariff.to_dict(),
+        "show": {"final": display.final, "message": display.message},
+        "state": state,
+        "tx": {k: v for k, v in snap.items() if k != "readings"},
+    }
+
+
 class Ledger:
     """The TransactionEvents one connection carried for one 2.x transaction, as the billing
     will see them: each folded through the transaction fold (`advance`), each snapshot that

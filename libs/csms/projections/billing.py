@@ -18,8 +18,9 @@ Output:
   the stored bill, which is published again in case a crash lost it); late data that
   changes a final bill publishes revision n+1, which replaces it in ClickHouse.
 
-The pure fold and pricing (`merge_snapshot`, `priced`, `cost_display`) live in
-csms.domain.session_bill, shared with the gateway; this module is the step around them.
+The pure fold and pricing (`merge_snapshot`, `priced`, `cost_display`, the gateway's
+`checkpoint`) live in csms.domain.session_bill, shared with the gateway, and what the station is
+told (`station_calls`) in csms.domain.cost_messages; this module is the step around them.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from csms.domain import billing, cost_messages
+from csms.domain.cost_messages import station_calls
 from csms.domain.session_bill import (
     READINGS_CAP,
     Display,
+    checkpoint,
     merge_snapshot,
     new_state,
     priced,
@@ -80,48 +82,6 @@ class Billed:
     publish: dict[str, Any] | None = None
     calls: list[tuple[str, dict[str, Any]]] | None = None
     changed: bool = False
-
-
-# --- pure ----------------------------------------------------------------------------------
-
-
-def station_calls(
-    state: Mapping[str, Any], bill: Mapping[str, Any], tariff: Tariff, display: Display
-) -> list[tuple[str, dict[str, Any]]]:
-    """What to tell the station about this bill (running: interval already checked)."""
-    tx_id = str(state["transaction_id"])
-    final = bill["state"] == billing.FINAL
-    if display.cost_updated and not final:
-        return [("CostUpdated", cost_messages.cost_updated(tx_id, bill))]
-    if display.datatransfer16 and tx_id.isdigit():
-        if final:
-            return [("DataTransfer", cost_messages.final_cost_16(int(tx_id), bill))]
-        readings = state.get("readings") or []
-        meter = float(readings[-1][1]) if readings else 0.0
-        charging = (state.get("states") or [[0, ""]])[-1][1] in billing.CHARGING_STATES
-        return [
-            (
-                "DataTransfer",
-                cost_messages.running_cost_16(
-                    int(tx_id), bill, tariff, int(bill["priced_until_ms"]), meter, charging
-                ),
-            )
-        ]
-    return []
-
-
-def checkpoint(
-    tariff: Tariff, display: Display, state: Mapping[str, Any], snap: Mapping[str, Any]
-) -> dict[str, Any]:
-    """What the gateway needs to tell the station the cost the bill will say: the tariff, what
-    the station shows, and the billing state and transaction so far, which it folds the events
-    it answers into (csms.domain.session_bill.Ledger)."""
-    return {
-        "tariff": tariff.to_dict(),
-        "show": {"final": display.final, "message": display.message},
-        "state": state,
-        "tx": {k: v for k, v in snap.items() if k != "readings"},
-    }
 
 
 # --- the step --------------------------------------------------------------------------------
