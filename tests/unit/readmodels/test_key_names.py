@@ -7,6 +7,7 @@ from __future__ import annotations
 from csms.infra import redis_keys
 from csms.readmodels import bills, device_models, id_tokens, stations, tariffs, transactions
 
+
 def test_redis_keys_delegates_the_read_models_keys() -> None:
     assert redis_keys.station is stations.station_key
     assert redis_keys.station_connectors is stations.connectors_key
