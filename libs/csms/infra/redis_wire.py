@@ -1,21 +1,24 @@
-"""Prepared commands packed by hiredis and sent in one write: a MULTI/EXEC, or a plain batch.
+"""Prepared commands packed by hiredis and sent in one write: applied atomically by one script
+call (`apply_atomically`), as a MULTI/EXEC, or as a plain batch of reads.
 
 Why: the processors flush each batch's net Redis changes as one transaction (csms.projections.
 write_behind). Through redis-py's asyncio Pipeline every command is queued, packed by its pure
 Python encoder and answered through its per-command callbacks: about half of the flush's CPU,
-≈ 7 % of a processor worker (py-spy, docs/benchmarks.md, issue 18). Here the whole transaction is
-packed by hiredis (C) into one buffer, written once, and its answers read back with the
-connection's own parser; nothing else changes (same connection pool, same errors).
+≈ 7 % of a processor worker (py-spy, docs/benchmarks.md, issue 18). Packed by hiredis (C) into
+one buffer, a MULTI/EXEC still costs one reply read per command (+QUEUED) - a Python call each,
+≈ 9 % of the worker; `apply_atomically` sends the commands as the arguments of one EVALSHA of a
+fixed script that runs them in order, atomically as MULTI/EXEC does: one reply in all.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 WireArg = str | bytes | int | float
 WireCommand = Sequence[WireArg]
@@ -94,3 +97,48 @@ async def multi_exec(redis: Redis, commands: Sequence[WireCommand]) -> list[obje
         if isinstance(reply, ResponseError):
             raise reply
     return out
+
+
+# Runs ARGV as commands: name, argument count, the arguments; repeated. Atomic like MULTI/EXEC
+# (a script runs alone); a refused command stops it with its error (the caller retries all).
+_APPLY = """
+local i, n = 1, #ARGV
+while i <= n do
+  local argc = tonumber(ARGV[i + 1])
+  redis.call(ARGV[i], unpack(ARGV, i + 2, i + 1 + argc))
+  i = i + 2 + argc
+end
+return n
+"""
+# Redis names a script by its SHA-1 (EVALSHA): an identifier, not a security measure.
+_APPLY_SHA = hashlib.sha1(_APPLY.encode(), usedforsecurity=False).hexdigest()
+# Lua's C stack bounds `unpack`; a command with more arguments goes through MULTI/EXEC.
+_MAX_SCRIPT_ARGS = 7000
+
+
+def script_arguments(commands: Sequence[WireCommand]) -> list[WireArg] | None:
+    """The script's ARGV for `commands`; None when one has too many arguments for it."""
+    flat: list[WireArg] = []
+    for command in commands:
+        if len(command) > _MAX_SCRIPT_ARGS:
+            return None
+        flat.append(command[0])
+        flat.append(len(command) - 1)
+        flat.extend(command[1:])
+    return flat
+
+
+async def apply_atomically(redis: Redis, commands: Sequence[WireCommand]) -> None:
+    """Run `commands` in order, atomically, in one round trip with one reply (see the module).
+    The script is loaded on first use (NOSCRIPT) - after a Redis restart too."""
+    if not commands:
+        return
+    argv = script_arguments(commands)
+    if argv is None:
+        await multi_exec(redis, commands)
+        return
+    call: list[WireArg] = ["EVALSHA", _APPLY_SHA, 0, *argv]
+    try:
+        await run_commands(redis, [call])
+    except NoScriptError:
+        await run_commands(redis, [["SCRIPT", "LOAD", _APPLY], call])

@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 from redis.asyncio import Redis
 
 from csms.infra.memory_redis import MemoryPipeline, MemoryRedis
-from csms.infra.redis_wire import WireArg, multi_exec, run_commands
+from csms.infra.redis_wire import WireArg, apply_atomically, run_commands
 
 Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
@@ -261,10 +261,11 @@ class WriteBehindRedis:
         self._loaded.add(key)
 
     async def _send(self, commands: list[Command]) -> None:
-        """One MULTI/EXEC: packed by hiredis on a real Redis (csms.infra.redis_wire), through
-        the client's own pipeline on anything else (the replay's and the tests' memory)."""
+        """One atomic write: one script call packed by hiredis on a real Redis (csms.infra.
+        redis_wire), a MULTI/EXEC through the client's own pipeline on anything else (the
+        replay's and the tests' memory)."""
         if isinstance(self._redis, Redis):
-            await multi_exec(self._redis, [wire(command) for command in commands])
+            await apply_atomically(self._redis, [wire(command) for command in commands])
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             for name, args, kwargs in commands:

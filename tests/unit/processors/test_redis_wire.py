@@ -13,7 +13,7 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from csms.infra.redis_wire import multi_exec, pack_transaction
+from csms.infra.redis_wire import apply_atomically, multi_exec, pack_transaction, script_arguments
 from csms.projections.write_behind import Command, wire
 from tests.unit.redis_db import flushed_redis
 
@@ -90,3 +90,30 @@ async def test_an_unreachable_redis_raises_a_connection_error() -> None:
     with pytest.raises((RedisConnectionError, OSError)):
         await multi_exec(broken, [["SET", "a", "1"]])
     await broken.aclose()
+
+
+async def test_one_script_call_applies_every_change_and_reloads_after_a_flush(
+    redis: Redis,
+) -> None:
+    await redis.set("gone", "x")
+    await redis.script_flush()  # as after a Redis restart: the script is loaded again
+    await apply_atomically(redis, [wire(c) for c in COMMANDS])
+    assert await redis.get("s") == '{"a":"é"}'
+    assert 0 < await redis.ttl("t") <= 60 and 0 < await redis.pttl("p") <= 1500
+    assert await redis.exists("gone") == 0
+    assert await redis.hgetall("h") == {"f": "1", "g": "2"}
+    assert await redis.smembers("set") == {"a", "b"}
+    assert await redis.zrange("z", 0, -1, withscores=True) == [("n", 2.0), ("m", 1700000000123.0)]
+    await apply_atomically(redis, [])
+
+
+async def test_a_refused_command_raises_and_a_huge_one_goes_through_multi_exec(
+    redis: Redis,
+) -> None:
+    await redis.set("str", "x")
+    with pytest.raises(ResponseError):
+        await apply_atomically(redis, [["SET", "a", "1"], ["SADD", "str", "m"]])
+    members = [f"m{i}" for i in range(10_000)]  # beyond what the script can unpack
+    assert script_arguments([["SADD", "big", *members]]) is None
+    await apply_atomically(redis, [["SADD", "big", *members], ["SET", "after", "1"]])
+    assert await redis.scard("big") == 10_000 and await redis.get("after") == "1"
