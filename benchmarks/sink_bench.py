@@ -1,8 +1,12 @@
-"""Meter-sink throughput, in-process: synthetic 1.6 MeterValues envelopes -> the real Sink
+"""Meter-sink throughput, in-process: synthetic 1.6 MeterValues envelopes
+(loadtests.analytics_bench.synthetic_frames, also its meter-heavy real path) -> the real Sink
 (decode, flatten, rows, batches, inserts, commits) -> embedded chDB in a temp dir. Kafka is
 replaced by an in-memory source, so the figure is the sink's own ceiling.
 
-    python -m benchmarks.sink_bench --rows 200000 --samples-per-frame 10
+    python -m benchmarks.sink_bench --rows 200000 --samples-per-frame 10 [--exact]
+
+`--exact` routes every frame through the exact path (no fast path), for A/B comparisons in
+the same period on a shared machine.
 """
 
 from __future__ import annotations
@@ -14,54 +18,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import REGISTRY
 
-from csms.envelope import FrameEnvelope
 from csms.infra.clickhouse import ClickHouse
 from csms.infra.migrate import migrate
 from csms.settings import Settings, Topics
+from loadtests.analytics_bench import synthetic_frames
 from services.analytics.sink import Sink
-
-T0 = 1_740_816_000_000
-MEASURANDS = (
-    ("Energy.Active.Import.Register", "Wh", ""),
-    ("Power.Active.Import", "W", ""),
-    ("Current.Import", "A", "L1"),
-    ("Current.Import", "A", "L2"),
-    ("Current.Import", "A", "L3"),
-    ("Voltage", "V", "L1-N"),
-    ("Voltage", "V", "L2-N"),
-    ("Voltage", "V", "L3-N"),
-    ("SoC", "Percent", ""),
-    ("Temperature", "Celsius", ""),
-)
-
-
-def synthetic_frames(frames: int, samples: int, stations: int) -> list[bytes]:
-    """`frames` encoded envelopes of 1.6 MeterValues CALLs with `samples` values each."""
-    out = []
-    for i in range(frames):
-        station = f"CP-{i % stations:06d}"
-        ts = T0 + (i // stations) * 60_000
-        sampled = [
-            {"value": f"{i * 0.5 + k:.1f}", "measurand": m, "unit": u, "phase": p}
-            for k, (m, u, p) in ((k, MEASURANDS[k % len(MEASURANDS)]) for k in range(samples))
-        ]
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000)) + "Z"
-        payload = {
-            "connectorId": 1,
-            "transactionId": i % stations,
-            "meterValue": [{"timestamp": stamp, "sampledValue": sampled}],
-        }
-        frame = orjson.dumps([2, f"m{i}", "MeterValues", payload]).decode()
-        env = FrameEnvelope(
-            id=f"{ts:012x}{i:016x}", ts=ts, station=station, gw="gw-0", conn="c", proto="ocpp1.6",
-            dir="in", kind="call", uid=f"m{i}", action="MeterValues", frame=frame,
-        )  # fmt: skip
-        out.append(env.encode())
-    return out
 
 
 class MemorySource:
@@ -120,7 +84,9 @@ def _insert_seconds(table: str) -> float:
     return REGISTRY.get_sample_value("csms_analytics_insert_seconds_sum", {"table": table}) or 0.0
 
 
-async def measure(rows: int, samples: int, stations: int, batch_rows: int) -> Result:
+async def measure(
+    rows: int, samples: int, stations: int, batch_rows: int, *, fast_path: bool = True
+) -> Result:
     frames = rows // samples
     values = synthetic_frames(frames, samples, stations)
     with tempfile.TemporaryDirectory(prefix="csms-bench-") as tmp:
@@ -137,7 +103,8 @@ async def measure(rows: int, samples: int, stations: int, batch_rows: int) -> Re
             stop = asyncio.Event()
             insert_before = _insert_seconds("meter_values")
             started = time.perf_counter()
-            task = asyncio.create_task(Sink(settings, ch, source).run(stop))
+            sink = Sink(settings, ch, source, fast_path=fast_path)
+            task = asyncio.create_task(sink.run(stop))
             await source.done.wait()
             elapsed = time.perf_counter() - started
             stop.set()
@@ -156,9 +123,18 @@ def main() -> None:
     parser.add_argument("--samples-per-frame", type=int, default=10)
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--batch-rows", type=int, default=Settings().analytics_batch_rows)
+    parser.add_argument("--exact", action="store_true", help="every frame on the exact path")
     args = parser.parse_args()
-    result = asyncio.run(measure(args.rows, args.samples_per_frame, args.stations, args.batch_rows))
-    print(result.report())
+    result = asyncio.run(
+        measure(
+            args.rows,
+            args.samples_per_frame,
+            args.stations,
+            args.batch_rows,
+            fast_path=not args.exact,
+        )
+    )
+    print(("exact path: " if args.exact else "fast path: ") + result.report())
 
 
 if __name__ == "__main__":

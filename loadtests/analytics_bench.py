@@ -1,7 +1,8 @@
 """The analytics sink on the real path: local Kafka -> `csms analytics` (its own process, embedded
 ClickHouse in a temp dir) -> queryable over its ClickHouse HTTP interface.
 
-    python -m loadtests.analytics_bench backlog --frames 300000
+    python -m loadtests.analytics_bench backlog --frames 300000 [--exact]
+    python -m loadtests.analytics_bench backlog --frames 40000 --samples-per-frame 10
     python -m loadtests.analytics_bench paced --rate 2572 --seconds 60
 
 The frames are the replay benchmark's realistic stations (loadtests.corpus: 1.6 and 2.0.1,
@@ -9,12 +10,15 @@ boots, statuses, sessions with a meter value a minute - MeterValues / Transactio
 their samples), as the gateway records them.
 
 `backlog`: N frames are in the topic before the sink starts; rows/s into ClickHouse (every table)
-from its first insert to the last. `paced`: the sink runs, frames arrive at --rate for --seconds;
+from its first insert to the last. With `--samples-per-frame N` the frames are synthetic 1.6
+MeterValues of N samples each (the in-process benchmarks.sink_bench's load, on the real path).
+`paced`: the sink runs, frames arrive at --rate for --seconds;
 every 25th frame's Kafka-ack time is noted, and the frame counts as queryable when
 `SELECT … FROM ocpp_frames WHERE event_id IN (…)` over HTTP returns it (polled every 50 ms): the
 frame -> queryable latency. Both end with the storage figures: compressed bytes per meter sample
 and per archived frame after OPTIMIZE … FINAL. Topics are prefixed `bench-ch-<id>-`; the group
-and topics are removed at the end. Targets 127.0.0.1 only.
+and topics are removed at the end. Targets 127.0.0.1 only. `--exact`: the sink routes every
+frame through the exact path (no fast path), for A/B comparisons in the same period.
 """
 
 from __future__ import annotations
@@ -36,14 +40,56 @@ import orjson
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from csms.envelope import FrameEnvelope
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import Settings, Topics
 from loadtests.corpus import Station, interleaved, produce
 from loadtests.processes import ServiceProcess
 from loadtests.processors_bench import GATEWAY_RATE, quantile_ms
 
+T0 = 1_740_816_000_000
+MEASURANDS = (
+    ("Energy.Active.Import.Register", "Wh", ""),
+    ("Power.Active.Import", "W", ""),
+    ("Current.Import", "A", "L1"),
+    ("Current.Import", "A", "L2"),
+    ("Current.Import", "A", "L3"),
+    ("Voltage", "V", "L1-N"),
+    ("Voltage", "V", "L2-N"),
+    ("Voltage", "V", "L3-N"),
+    ("SoC", "Percent", ""),
+    ("Temperature", "Celsius", ""),
+)
+
+
+def synthetic_frames(frames: int, samples: int, stations: int) -> list[bytes]:
+    """`frames` encoded envelopes of 1.6 MeterValues CALLs with `samples` values each: the
+    meter-heavy load (benchmarks.sink_bench in-process, `backlog --samples-per-frame` here)."""
+    out = []
+    for i in range(frames):
+        station = f"CP-{i % stations:06d}"
+        ts = T0 + (i // stations) * 60_000
+        sampled = [
+            {"value": f"{i * 0.5 + k:.1f}", "measurand": m, "unit": u, "phase": p}
+            for k, (m, u, p) in ((k, MEASURANDS[k % len(MEASURANDS)]) for k in range(samples))
+        ]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000)) + "Z"
+        payload = {
+            "connectorId": 1,
+            "transactionId": i % stations,
+            "meterValue": [{"timestamp": stamp, "sampledValue": sampled}],
+        }
+        frame = orjson.dumps([2, f"m{i}", "MeterValues", payload]).decode()
+        env = FrameEnvelope(
+            id=f"{ts:012x}{i:016x}", ts=ts, station=station, gw="gw-0", conn="c", proto="ocpp1.6",
+            dir="in", kind="call", uid=f"m{i}", action="MeterValues", frame=frame,
+        )  # fmt: skip
+        out.append(env.encode())
+    return out
+
+
 RUN_SINK = "from csms.settings import Settings; from services.analytics.main import run; "
-RUN_SINK += "run(Settings.from_env())"
+RUN_SINK += "run(Settings.from_env(), fast_path={fast})"
 SAMPLE_EVERY = 25
 
 
@@ -64,7 +110,7 @@ def frames(count: int, stations: int) -> list[tuple[bytes, bytes]]:
 class Sink:
     """`csms analytics` in a process of its own."""
 
-    def __init__(self, settings: Settings, folder: Path) -> None:
+    def __init__(self, settings: Settings, folder: Path, *, fast_path: bool = True) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -76,7 +122,7 @@ class Sink:
             "CSMS_LOG_LEVEL": "WARNING",
         }
         url = f"http://127.0.0.1:{self.port}"
-        argv = [sys.executable, "-c", RUN_SINK]
+        argv = [sys.executable, "-c", RUN_SINK.format(fast=fast_path)]
         self.process = ServiceProcess(argv, env, folder / "analytics.log", f"{url}/ping").start()
         try:
             self.process.wait_healthy(120)
@@ -113,10 +159,42 @@ def storage(sink: Sink) -> str:
     )
 
 
-def backlog(settings: Settings, folder: Path, count: int, stations: int) -> None:
-    _, produce_s = produce(settings, count, stations, uuid.uuid4().hex[:6])
+def produce_values(settings: Settings, values: list[bytes]) -> float:
+    """Publish encoded envelopes (keyed by station, as the gateway does); seconds taken."""
+    config = producer_config(settings, client_id="ch-bench")
+    config.update({"linger.ms": 50, "batch.size": 1024 * 1024})
+    producer = Producer(config)
+    started = time.monotonic()
+    for value in values:
+        key = orjson.loads(value)["station"].encode()
+        while True:
+            try:
+                producer.produce(settings.topics.frames, value, key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(300):
+        raise RuntimeError("frames not acknowledged by Kafka")
+    return time.monotonic() - started
+
+
+def backlog(
+    settings: Settings,
+    folder: Path,
+    count: int,
+    stations: int,
+    *,
+    samples_per_frame: int = 0,
+    fast_path: bool = True,
+) -> dict[str, Any]:
+    """`samples_per_frame` 0: the realistic corpus; N: synthetic 1.6 MeterValues of N samples."""
+    if samples_per_frame:
+        produce_s = produce_values(settings, synthetic_frames(count, samples_per_frame, stations))
+    else:
+        _, produce_s = produce(settings, count, stations, uuid.uuid4().hex[:6])
     print(f"produced {count:,} frames in {produce_s:.1f} s")
-    sink = Sink(settings, folder)
+    sink = Sink(settings, folder, fast_path=fast_path)
     try:
         tables = ("ocpp_frames", "meter_values", "transactions", "transaction_events")
         first: float | None = None
@@ -134,11 +212,19 @@ def backlog(settings: Settings, folder: Path, count: int, stations: int) -> None
         seconds = max(0.001, now - first - 1.0)  # the last poll only confirmed nothing new
         meter = sink.count("meter_values")
         print(
-            f"backlog: {total:,} rows ({meter:,} meter samples, {count:,} frames) in "
+            f"backlog ({'fast' if fast_path else 'exact'} path): {total:,} rows "
+            f"({meter:,} meter samples, {count:,} frames) in "
             f"≈ {seconds:.1f} s = {total / seconds:,.0f} rows/s, {meter / seconds:,.0f} meter "
             f"rows/s, {count / seconds:,.0f} frames/s"
         )
         print("storage:", storage(sink))
+        return {
+            "frames": count,
+            "samples_per_frame": samples_per_frame or "realistic",
+            "rows_per_s": round(total / seconds),
+            "meter_rows_per_s": round(meter / seconds),
+            "frames_per_s": round(count / seconds),
+        }
     finally:
         sink.stop()
 
@@ -175,9 +261,17 @@ class Visibility:
             time.sleep(0.05)
 
 
-def paced(settings: Settings, folder: Path, rate: int, seconds: int, stations: int) -> None:
+def paced(
+    settings: Settings,
+    folder: Path,
+    rate: int,
+    seconds: int,
+    stations: int,
+    *,
+    fast_path: bool = True,
+) -> None:
     records = frames(rate * seconds, stations)
-    sink = Sink(settings, folder)
+    sink = Sink(settings, folder, fast_path=fast_path)
     watch = Visibility(sink)
     poller = threading.Thread(target=watch.run, daemon=True)
     producer = Producer(producer_config(settings, client_id="ch-bench"))
@@ -241,6 +335,11 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=GATEWAY_RATE)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--exact", action="store_true", help="every frame on the exact path")
+    parser.add_argument(
+        "--samples-per-frame", type=int, default=0, help="backlog: synthetic meter-heavy frames"
+    )
+    parser.add_argument("--json", type=Path, help="backlog: also write the figures here")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     settings = Settings(
@@ -250,9 +349,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="analytics-bench-") as tmp:
         try:
             if args.mode == "backlog":
-                backlog(settings, Path(tmp), args.frames, args.stations)
+                figures = backlog(
+                    settings,
+                    Path(tmp),
+                    args.frames,
+                    args.stations,
+                    samples_per_frame=args.samples_per_frame,
+                    fast_path=not args.exact,
+                )
+                if args.json:
+                    args.json.write_text(orjson.dumps(figures).decode())
             else:
-                paced(settings, Path(tmp), args.rate, args.seconds, args.stations)
+                paced(
+                    settings,
+                    Path(tmp),
+                    args.rate,
+                    args.seconds,
+                    args.stations,
+                    fast_path=not args.exact,
+                )
         finally:
             cleanup(settings)
 

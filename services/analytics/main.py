@@ -42,9 +42,13 @@ log = logging.getLogger(__name__)
 class AnalyticsService:
     """The analytics process's parts, started and stopped in order (drivable from tests)."""
 
-    def __init__(self, settings: Settings, *, flatten_fn: Flatten = flatten) -> None:
+    def __init__(
+        self, settings: Settings, *, flatten_fn: Flatten = flatten, fast_path: bool = True
+    ) -> None:
+        """`fast_path` False routes every frame through the exact path (benchmarks' A/B)."""
         self.settings = settings
         self._flatten = flatten_fn
+        self._fast_path = fast_path
         self._stop = asyncio.Event()
         self.clickhouse: ClickHouse | None = None
         self._engine: LocalEngine | None = None
@@ -79,7 +83,7 @@ class AnalyticsService:
                 group_id=s.analytics_group_id,
             )  # fmt: skip
             await consumer.start()
-            sink = Sink(s, ch, consumer, flatten_fn=self._flatten)
+            sink = Sink(s, ch, consumer, flatten_fn=self._flatten, fast_path=self._fast_path)
             self._sink_task = asyncio.create_task(sink.run(self._stop), name="analytics-sink")
             log.info(
                 "analytics sink consuming %s as %s; HTTP on %s:%d",
@@ -131,9 +135,9 @@ class AnalyticsService:
         self._engine = self._consumer = self._server = self.clickhouse = None
 
 
-async def run_async(settings: Settings, stop: asyncio.Event) -> None:
+async def run_async(settings: Settings, stop: asyncio.Event, *, fast_path: bool = True) -> None:
     """Run the analytics process until `stop` is set (tests drive this in-process)."""
-    service = AnalyticsService(settings)
+    service = AnalyticsService(settings, fast_path=fast_path)
     await service.start()
     try:
         await service.wait(stop)
@@ -141,12 +145,12 @@ async def run_async(settings: Settings, stop: asyncio.Event) -> None:
         await service.stop()
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, *, fast_path: bool = True) -> None:
     async def _main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_async(settings, stop)
+        await run_async(settings, stop, fast_path=fast_path)
 
     asyncio.run(_main())

@@ -1,10 +1,13 @@
 """Kafka events -> ClickHouse rows: pure functions, no I/O.
 
-Each consumed event is routed to the rows it contributes to each table. An event that cannot be
-decoded is never an exception for the caller: `Routed.problem` names why (a metric label) and
-the rows that could still be built are kept (a frame whose meter values cannot be read is still
-archived). Every value is checked against its column type here, so a bad event cannot make a
-whole batch fail to insert and block the sink.
+Each consumed event is routed to the rows it contributes to each table. This is the exact
+path: frames in the normal shape are taken by services.analytics.fast_frames instead, which
+must give the same rows (tests/unit/analytics/test_analytics_fast_frames.py).
+
+An event that cannot be decoded is never an exception for the caller: `Routed.problem` names why
+(a metric label) and the rows that could still be built are kept (a frame whose meter values
+cannot be read is still archived). Every value is checked against its column type here, so a bad
+event cannot make a whole batch fail to insert and block the sink.
 """
 
 from __future__ import annotations
@@ -176,8 +179,9 @@ def route_frame(raw: bytes | None, flatten_fn: Flatten = flatten) -> Routed:
     try:
         env = decode(raw)
         archived = frame_row(env)
-    except (EnvelopeError, RowError) as exc:
+    except (EnvelopeError, RowError, TypeError) as exc:
         # Nothing trustworthy to archive without a valid envelope (no id to deduplicate on).
+        # TypeError: decode() looks `dir` and `kind` up in sets, and a list is unhashable.
         return Routed(problem="bad_envelope", detail=str(exc))
     routed = Routed(rows={OCPP_FRAMES.name: [archived]})
     try:

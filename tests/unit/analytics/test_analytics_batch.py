@@ -1,11 +1,11 @@
-"""The batch policy: size, age, offsets (pure, clock passed in)."""
+"""The batch policy: size, age, offsets (pure, clock passed in); rows kept by column."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.analytics.batch import Batch, to_columns
-from services.analytics.rows import Routed
+from services.analytics.batch import Batch, Columns
+from services.analytics.rows import METER_VALUES, Routed
 
 
 def _routed(n: int, table: str = "meter_values") -> Routed:
@@ -26,7 +26,10 @@ def test_closes_by_size() -> None:
     batch.add(_routed(1, "ocpp_frames"), "p0", 11, now=0.1)
     assert batch.full() and batch.ready(now=0.1)
     assert batch.size == 3
-    assert batch.rows == {"meter_values": [(0, "r0"), (1, "r1")], "ocpp_frames": [(0, "r0")]}
+    assert {name: cols.all_rows() for name, cols in batch.tables.items()} == {
+        "meter_values": [(0, "r0"), (1, "r1")],
+        "ocpp_frames": [(0, "r0")],
+    }
 
 
 def test_closes_by_age_of_its_first_event() -> None:
@@ -50,6 +53,26 @@ def test_offsets_are_next_offset_per_partition_even_without_rows() -> None:
     assert not batch.empty
 
 
-def test_to_columns_pivots_rows() -> None:
-    assert to_columns([(1, "a", 1.5), (2, "b", 2.5)]) == [[1, 2], ["a", "b"], [1.5, 2.5]]
-    assert to_columns([]) == []
+def test_columns_take_values_and_whole_rows_and_insert_by_column() -> None:
+    columns = Columns.of_width(3)
+    for column, value in zip(columns.data, (1, "a", 1.5), strict=True):
+        column.append(value)
+    columns.append_row((2, "b", 2.5))
+    assert len(columns) == 2
+    assert columns.insert() == [[1, 2], ["a", "b"], [1.5, 2.5]]
+    assert columns.rows == [] and len(columns) == 2  # folded once
+    columns.truncate(1)
+    assert columns.all_rows() == [(1, "a", 1.5)]
+    assert Columns.of_width(2).insert() == [[], []]
+
+
+def test_a_fast_path_appends_to_the_table_columns_and_notes_the_event() -> None:
+    batch = Batch(max_rows=2, max_age_s=60)
+    meter = batch.columns(METER_VALUES)
+    assert batch.columns(METER_VALUES) is meter
+    assert len(meter.data) == len(METER_VALUES.columns)
+    for column in meter.data:
+        column.extend([0, 1])
+    batch.note("p0", 41, now=3.0)
+    assert (batch.size, batch.events, batch.offsets, batch.opened_at) == (2, 1, {"p0": 42}, 3.0)
+    assert batch.full()

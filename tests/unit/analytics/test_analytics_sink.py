@@ -19,6 +19,8 @@ from csms.envelope import FrameEnvelope
 from csms.infra.clickhouse import ClickHouse
 from csms.settings import Settings, Topics
 from services.analytics import sink as sink_module
+from services.analytics.batch import Columns
+from services.analytics.rows import route_frame
 from services.analytics.sink import Sink
 from tests.unit.domain.builders import T0, Session, meter_values16, mv16, sv16
 
@@ -81,8 +83,8 @@ class FlakyClickHouse:
         self.failures = failures
         self.poison = poison
 
-    async def run(self, fn: Callable[..., Any], table: Any, rows: list[tuple[Any, ...]]) -> Any:
-        poisoned = any(value in self.poison for row in rows for value in row)
+    async def run(self, fn: Callable[..., Any], table: Any, rows: Columns) -> Any:
+        poisoned = any(value in self.poison for column in rows.insert() for value in column)
         if self.failures or poisoned:
             self.failures = max(0, self.failures - 1)
             self.log.append("insert failed")
@@ -257,3 +259,59 @@ async def test_undecodable_events_are_counted_skipped_and_committed(
         == before_tx + 1
     )
     assert clickhouse.client.command("SELECT count() FROM ocpp_frames") == 1
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+async def test_one_batch_of_fast_and_exact_frames_holds_the_exact_rows(
+    clickhouse: ClickHouse, fast_path: bool
+) -> None:
+    """Frames the fast path takes and frames it leaves to the exact path (a SignedData
+    sample, a timestamp before 1970, a broken envelope) interleaved in one batch: ClickHouse
+    holds exactly the exact path's rows, whichever path is on."""
+    consumer = FakeConsumer([])
+    sink = Sink(_settings(), clickhouse, consumer, fast_path=fast_path)
+    s = Session("CP-9", "ocpp1.6")
+    signed = sv16("0A1B", format="SignedData")
+    envs = [
+        *_frames(2),
+        s.call("MeterValues", meter_values16(1, mv16(T0, sv16("1"), signed, sv16("2")))),
+        s.call("MeterValues", meter_values16(1, mv16("1969-12-31T23:59:59Z", sv16("3")))),
+        s.connect(),
+        *_frames(1),
+    ]
+    raws = [env.encode() for env in envs]
+    consumer.feed(TOPICS.frames, *raws[:3], b"\x00garbage", *raws[3:])
+    stop = asyncio.Event()
+    task = await _run(sink, stop)
+    await _until(lambda: _committed(consumer) == {TopicPartition(TOPICS.frames, 0): 7})
+    stop.set()
+    await task
+    expected = [row for raw in raws for row in route_frame(raw).rows.get("meter_values", [])]
+    got = clickhouse.client.query(
+        "SELECT toUnixTimestamp64Milli(ts), station, evse, connector, transaction_id, measurand, "
+        "phase, location, unit, value, context, proto, event_id, sample_index FROM meter_values"
+    ).result_rows
+    assert sorted(map(tuple, got)) == sorted(expected)
+    assert len(expected) == 5  # 3 normal frames, 2 of the SignedData one, none before 1970
+    assert clickhouse.client.command("SELECT count() FROM ocpp_frames") == 6
+
+
+async def test_a_frame_delivered_twice_in_one_batch_is_one_row_under_final(
+    clickhouse: ClickHouse,
+) -> None:
+    """Blocks are inserted without optimize_on_insert (sink.INSERT_SETTINGS): both copies are
+    stored until a merge, and FINAL - the dedup contract - reads one."""
+    consumer = FakeConsumer([])
+    sink = Sink(_settings(), clickhouse, consumer)
+    raw = _frames(1)[0].encode()
+    consumer.feed(TOPICS.frames, raw, raw)
+    stop = asyncio.Event()
+    task = await _run(sink, stop)
+    await _until(lambda: _committed(consumer) == {TopicPartition(TOPICS.frames, 0): 2})
+    stop.set()
+    await task
+    count = clickhouse.client.command
+    assert count("SELECT count() FROM meter_values") == 2
+    assert count("SELECT count() FROM ocpp_frames") == 2
+    assert count("SELECT count() FROM meter_values FINAL") == 1
+    assert count("SELECT count() FROM ocpp_frames FINAL") == 1
