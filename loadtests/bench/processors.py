@@ -5,7 +5,8 @@ child process with `--json`, one after the other (they share the machine's two c
 * `loadtests.processors_bench paced` - the group's lag at the gateway benchmark's rate;
 * `benchmarks.billing_bench paced` - session end -> final bill readable, at that rate;
 * `benchmarks.replay_bench` - replay frames/s with 2 workers, and the minutes 10 M frames take;
-* `loadtests.analytics_bench backlog` - the analytics sink's rows/s on the real path.
+* `loadtests.analytics_bench backlog` - the analytics sink's rows/s on the real path, with the
+  realistic frames and with meter-heavy ones (10 samples per frame).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def processors(b: Bench) -> dict[str, Any]:
             "benchmarks.replay_bench", "--frames", str(s.replay_frames), "--workers", "2",
         ],
         "sink": ["loadtests.analytics_bench", "backlog", "--frames", str(s.sink_frames)],
+        "sink_meter": [
+            "loadtests.analytics_bench", "backlog",
+            "--frames", str(s.sink_frames // 3), "--samples-per-frame", "10",
+        ],
     }  # fmt: skip
     results: dict[str, Any] = {}
     for name, module_args in runs.items():

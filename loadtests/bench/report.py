@@ -167,7 +167,13 @@ def _processors(r: dict[str, Any]) -> list[str]:
         "lag": fig("lag", "p99 {lag_p99_s} s, max {lag_max_s} s, 0 again {catch_up_s} s after"),
         "bill": fig("bill", "p50 {bill_p50_ms} ms, p99 {bill_p99_ms} ms ({sessions:,} sessions)"),
         "replay": fig("replay", "{frames_per_s:,} frames/s: 10 M in {minutes_10m} min"),
-        "sink": fig("sink", "{meter_rows_per_s:,} meter rows/s, {rows_per_s:,} rows/s"),
+        "sink": fig("sink_meter", "{meter_rows_per_s:,} meter rows/s (10 samples per frame)")
+        + "; "
+        + fig(
+            "sink",
+            "realistic mix: {meter_rows_per_s:,} meter rows/s, {rows_per_s:,} rows/s, "
+            "{frames_per_s:,} frames/s",
+        ),
     }
     names = {
         "fold": "frames/s folded by one processor process, all projections",
