@@ -179,6 +179,23 @@ class TransactionReads(Protocol):
 # --- Redis ---------------------------------------------------------------------------------------
 
 
+def _index_writes(tx: Transaction) -> list[tuple[str, tuple[object, ...]]]:
+    """The index writes of a saved transaction (redis-py method, arguments): by station and
+    network-wide by start, and the active ones (the station's set; the network's zset by last
+    sign of life, which the zombie policy scans)."""
+    by_start = {tx.key: tx.started_ms}
+    active = station_active_key(tx.station)
+    if tx.state == ACTIVE:
+        live = [("sadd", (active, tx.key)), ("zadd", (ACTIVE_KEY, {tx.key: life_ms(tx)}))]
+    else:
+        live = [("srem", (active, tx.key)), ("zrem", (ACTIVE_KEY, tx.key))]
+    return [
+        ("zadd", (station_index_key(tx.station), by_start)),
+        ("zadd", (TRANSACTIONS_KEY, by_start)),
+        *live,
+    ]
+
+
 class RedisTransactions(RedisReadModel):
     """On Redis, on the processors' write-behind copy (a transaction decoded once per batch and
     encoded once at the flush) or on the replay's in-memory Redis."""
@@ -187,20 +204,17 @@ class RedisTransactions(RedisReadModel):
         return await load_object(self._redis, self._cache, transaction_key(key), decode_transaction)
 
     async def save(self, tx: Transaction) -> None:
-        active = station_active_key(tx.station)
-        if self._cache is not None:  # the JSON is written at the flush
+        if self._cache is not None:
+            # The write-behind copy writes the whole batch atomically at its flush: the JSON is
+            # encoded then, the index writes are logged now (no pipeline object per save).
             self._cache.set_object(transaction_key(tx.key), tx, encode_transaction)
+            for name, args in _index_writes(tx):
+                await getattr(self._redis, name)(*args)
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            if self._cache is None:
-                pipe.set(transaction_key(tx.key), encode_transaction(tx))
-            pipe.zadd(station_index_key(tx.station), {tx.key: tx.started_ms})
-            pipe.zadd(TRANSACTIONS_KEY, {tx.key: tx.started_ms})
-            if tx.state == ACTIVE:
-                pipe.sadd(active, tx.key)
-                pipe.zadd(ACTIVE_KEY, {tx.key: life_ms(tx)})
-            else:
-                pipe.srem(active, tx.key)
-                pipe.zrem(ACTIVE_KEY, tx.key)
+            pipe.set(transaction_key(tx.key), encode_transaction(tx))
+            for name, args in _index_writes(tx):
+                getattr(pipe, name)(*args)
             await pipe.execute()
 
     async def active_keys(self, station: str) -> list[str]:
