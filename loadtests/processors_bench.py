@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from csms.infra.kafka import ensure_topics, producer_config
@@ -86,6 +87,15 @@ def start_workers(settings: Settings, redis_url: str, log: Path, n: int) -> list
     return [start_worker(settings, redis_url, log.with_suffix(f".{i}.log")) for i in range(n)]
 
 
+def cpu_seconds(workers: list[ServiceProcess]) -> float:
+    """User + system CPU the worker processes (and their threads) have used so far."""
+    total = 0.0
+    for worker in workers:
+        times = psutil.Process(worker.pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def stop_workers(workers: list[ServiceProcess]) -> None:
     """SIGTERM to all, then up to 120 s each to drain before SIGKILL."""
     stop_all(workers, 120)
@@ -110,7 +120,7 @@ def backlog(
             behind, done = lag(consumer, settings.topics.frames)
             now = time.monotonic()
             if first is None and done > 0:
-                first = (now, done)
+                first = (now, done, cpu_seconds(workers))
             if behind == 0 and done > 0:
                 break
             check_alive(workers, log)
@@ -118,12 +128,21 @@ def backlog(
         assert first is not None
         span = now - first[0]
         rate = (done - first[1]) / span if span > 0 else float("nan")
+        # CPU per frame: what the workers themselves spent, steadier than the rate on a
+        # machine whose other processes (Kafka, Redis, anything else) take turns on the cores.
+        cpu_us = (cpu_seconds(workers) - first[2]) / max(1, done - first[1]) * 1e6
         print(
             f"folded {frames:,} frames with {n} processor process(es): {now - started:.1f} s "
             f"from their start, {rate:,.0f} frames/s after the first commit "
-            f"({rate / n:,.0f} per process)"
+            f"({rate / n:,.0f} per process); {cpu_us:,.0f} µs of worker CPU per frame "
+            f"(= {1e6 / cpu_us:,.0f} frames per CPU-second)"
         )
-        return {"frames": frames, "workers": n, "frames_per_s": round(rate / n)}
+        return {
+            "frames": frames,
+            "workers": n,
+            "frames_per_s": round(rate / n),
+            "cpu_us_per_frame": round(cpu_us),
+        }
     finally:
         stop_workers(workers)
         consumer.close()

@@ -163,7 +163,11 @@ def _processors(r: dict[str, Any]) -> list[str]:
         return f"failed ({got['failed']})" if "failed" in got else text.format(**got)
 
     rows = {
-        "fold": fig("fold", "{frames_per_s:,} frames/s ({frames:,}-frame backlog)"),
+        "fold": fig(
+            "fold",
+            "{frames_per_s:,} frames/s, {cpu_us_per_frame} µs of worker CPU per frame "
+            "({frames:,}-frame backlog)",
+        ),
         "lag": fig("lag", "p99 {lag_p99_s} s, max {lag_max_s} s, 0 again {catch_up_s} s after"),
         "bill": fig("bill", "p50 {bill_p50_ms} ms, p99 {bill_p99_ms} ms ({sessions:,} sessions)"),
         "replay": fig("replay", "{frames_per_s:,} frames/s: 10 M in {minutes_10m} min"),
