@@ -21,9 +21,10 @@ from csms.envelope import FrameEnvelope
 class TransactionStore(Protocol):
     async def load(self, key: str) -> Transaction | None: ...
 
-    async def save(self, tx: Transaction) -> None:
-        """Also keeps the active indexes: the station's active set and the network's zset of
-        active transactions by last sign of life (what the zombie policy scans)."""
+    async def save(self, tx: Transaction, previous: Transaction | None = None) -> None:
+        """Also keeps the indexes: by start, the station's active set and the network's zset
+        of active transactions by last sign of life (what the zombie policy scans). `previous`
+        is the state `tx` replaces, as this store holds it: only what changed is rewritten."""
 
     async def active_keys(self, station: str) -> list[str]: ...
 
@@ -104,7 +105,7 @@ async def _fold(update: txp.TxUpdate, store: TransactionStore, out: TxProjected)
     if verdict == "skip":
         return
     if verdict == "apply":
-        await store.save(after)
+        await store.save(after, before)
     out.snapshots.append(after)
     if update.readings:
         out.readings[after.key] = update.readings

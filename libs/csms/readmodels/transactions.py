@@ -179,21 +179,27 @@ class TransactionReads(Protocol):
 # --- Redis ---------------------------------------------------------------------------------------
 
 
-def _index_writes(tx: Transaction) -> list[tuple[str, tuple[object, ...]]]:
+def _index_writes(
+    tx: Transaction, previous: Transaction | None = None
+) -> list[tuple[str, tuple[object, ...]]]:
     """The index writes of a saved transaction (redis-py method, arguments): by station and
     network-wide by start, and the active ones (the station's set; the network's zset by last
-    sign of life, which the zombie policy scans)."""
-    by_start = {tx.key: tx.started_ms}
-    active = station_active_key(tx.station)
+    sign of life, which the zombie policy scans). Given the state it replaces (as stored), only
+    the entries that change: most updates move the last sign of life alone."""
+    out: list[tuple[str, tuple[object, ...]]] = []
+    if previous is None or previous.started_ms != tx.started_ms:
+        by_start = {tx.key: tx.started_ms}
+        out += [("zadd", (station_index_key(tx.station), by_start))]
+        out += [("zadd", (TRANSACTIONS_KEY, by_start))]
+    was_active = previous is not None and previous.state == ACTIVE
     if tx.state == ACTIVE:
-        live = [("sadd", (active, tx.key)), ("zadd", (ACTIVE_KEY, {tx.key: life_ms(tx)}))]
-    else:
-        live = [("srem", (active, tx.key)), ("zrem", (ACTIVE_KEY, tx.key))]
-    return [
-        ("zadd", (station_index_key(tx.station), by_start)),
-        ("zadd", (TRANSACTIONS_KEY, by_start)),
-        *live,
-    ]
+        if not was_active:
+            out.append(("sadd", (station_active_key(tx.station), tx.key)))
+        if previous is None or not was_active or life_ms(previous) != life_ms(tx):
+            out.append(("zadd", (ACTIVE_KEY, {tx.key: life_ms(tx)})))
+    elif previous is None or was_active:
+        out += [("srem", (station_active_key(tx.station), tx.key)), ("zrem", (ACTIVE_KEY, tx.key))]
+    return out
 
 
 class RedisTransactions(RedisReadModel):
@@ -203,17 +209,17 @@ class RedisTransactions(RedisReadModel):
     async def load(self, key: str) -> Transaction | None:
         return await load_object(self._redis, self._cache, transaction_key(key), decode_transaction)
 
-    async def save(self, tx: Transaction) -> None:
+    async def save(self, tx: Transaction, previous: Transaction | None = None) -> None:
         if self._cache is not None:
             # The write-behind copy writes the whole batch atomically at its flush: the JSON is
             # encoded then, the index writes are logged now (no pipeline object per save).
             self._cache.set_object(transaction_key(tx.key), tx, encode_transaction)
-            for name, args in _index_writes(tx):
+            for name, args in _index_writes(tx, previous):
                 await getattr(self._redis, name)(*args)
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(transaction_key(tx.key), encode_transaction(tx))
-            for name, args in _index_writes(tx):
+            for name, args in _index_writes(tx, previous):
                 getattr(pipe, name)(*args)
             await pipe.execute()
 
@@ -290,7 +296,7 @@ class MemoryTransactions:
     async def load(self, key: str) -> Transaction | None:
         return self.txs.get(key)
 
-    async def save(self, tx: Transaction) -> None:
+    async def save(self, tx: Transaction, previous: Transaction | None = None) -> None:
         self.txs[tx.key] = tx
 
     async def active_keys(self, station: str) -> list[str]:

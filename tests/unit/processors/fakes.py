@@ -21,9 +21,9 @@ class MemoryTransactionStore(MemoryTransactions):
         super().__init__()
         self.saves = 0
 
-    async def save(self, tx: Transaction) -> None:
+    async def save(self, tx: Transaction, previous: Transaction | None = None) -> None:
         self.saves += 1
-        await super().save(tx)
+        await super().save(tx, previous)
 
 
 class MemoryStationStore(MemoryStations):

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from csms.domain.model import Transaction
 from csms.infra.redis_dump import snapshot
 from csms.projections.device_models import RedisDeviceModelStore
 from csms.projections.inference import RedisInferenceStore
@@ -211,3 +212,29 @@ async def test_prefetching_each_batchs_stations_leaves_the_same_redis_with_fewer
     assert await snapshot(behind) == await snapshot(direct)
     # Only keys no station names up front (a transaction, a pending CALL) still miss.
     assert misses[True] < misses[False] / 2
+
+
+class FullIndexWrites(RedisTransactionStore):
+    """Rewrites every index entry at each save, as before saves knew what they replace."""
+
+    async def save(self, tx: Transaction, previous: Transaction | None = None) -> None:
+        await super().save(tx)
+
+
+async def test_index_writes_of_changes_only_leave_what_full_index_writes_leave(
+    direct: Redis, behind: Redis
+) -> None:
+    frames = corpus("ix", stations=4)
+    frames += frames[:30]  # redelivered
+    full = processors(direct)
+    full.transactions = FullIndexWrites(direct)
+    cache = WriteBehindRedis(behind)
+    changes_only = processors(cache)
+    for start in range(0, len(frames), 10):
+        for env in frames[start : start + 10]:
+            await full.steps["transactions"](env)
+            await changes_only.steps["transactions"](env)
+        await cache.flush()
+        # After every batch, not only at the end: the sessions end, and an ended session's
+        # entries leave the active indexes.
+        assert await snapshot(behind) == await snapshot(direct)
