@@ -43,7 +43,7 @@ from confluent_kafka.admin import AdminClient
 from csms.envelope import FrameEnvelope
 from csms.infra.kafka import ensure_topics, producer_config
 from csms.settings import Settings, Topics
-from loadtests.corpus import Station, interleaved, produce
+from loadtests.corpus import Station, interleaved, produce, produce_records
 from loadtests.processes import ServiceProcess
 from loadtests.processors_bench import GATEWAY_RATE, quantile_ms
 
@@ -161,22 +161,8 @@ def storage(sink: Sink) -> str:
 
 def produce_values(settings: Settings, values: list[bytes]) -> float:
     """Publish encoded envelopes (keyed by station, as the gateway does); seconds taken."""
-    config = producer_config(settings, client_id="ch-bench")
-    config.update({"linger.ms": 50, "batch.size": 1024 * 1024})
-    producer = Producer(config)
-    started = time.monotonic()
-    for value in values:
-        key = orjson.loads(value)["station"].encode()
-        while True:
-            try:
-                producer.produce(settings.topics.frames, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-    if producer.flush(300):
-        raise RuntimeError("frames not acknowledged by Kafka")
-    return time.monotonic() - started
+    records = [(orjson.loads(value)["station"].encode(), value) for value in values]
+    return produce_records(settings, records, client_id="ch-bench")
 
 
 def backlog(
