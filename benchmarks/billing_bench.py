@@ -8,13 +8,15 @@ Redis, fed the transaction snapshots of the replay benchmark's realistic station
 The corpus: the stations' frames folded by the real transactions step (in memory), keeping what
 it publishes on `csms.transactions` (snapshots, each carrying its frame's readings, and neutral
 events, which the billing skips) - the billing agent's real input. A default tariff with a night
-period, idle price, fee and tax prices every session (Redis DB 15 by default, flushed).
+period, idle price, fee and tax prices every session (Redis DB 15 by default, flushed - as
+loadtests.processors_bench's default is: run one at a time, or give another --redis-url).
 
 `step`: the billing step alone in this process, through the write-behind Redis copy the live
-agent uses (flushed every 1000 records): records/s for one process.
+agent uses (flushed every 1000 records): records/s for one process, and its CPU per snapshot.
 `paced`: a real `csms processors` worker; the snapshots are produced to its transactions topic
 at --rate records/s (the gateway benchmark's frame rate: about one snapshot per frame) for
---seconds. Sampled every second: the group's lag on that topic. For every session's last
+--seconds. Sampled every second: the group's lag on that topic; at the end, the worker's CPU
+per record (all its threads, idle agents included). For every session's last
 snapshot, the time from its produce to its final bill readable in Redis (what the API serves)
 gives the end-of-transaction -> bill latency. Topics (`bench-bill-<id>-`), group and Redis DB are
 removed at the end. Targets 127.0.0.1 only.
@@ -50,7 +52,14 @@ from csms.projections.write_behind import WriteBehindRedis
 from csms.readmodels.tariffs import RedisTariffs as TariffStore
 from csms.settings import Settings, Topics
 from loadtests.corpus import Station, cleanup, interleaved
-from loadtests.processors_bench import GATEWAY_RATE, lag, quantile_ms, start_workers, stop_workers
+from loadtests.processors_bench import (
+    GATEWAY_RATE,
+    cpu_seconds,
+    lag,
+    quantile_ms,
+    start_workers,
+    stop_workers,
+)
 
 TARIFF = {
     "id": "bench",
@@ -106,18 +115,19 @@ async def step(settings: Settings, records: list[tuple[bytes, bytes]], redis_url
     async def on_record(record: dict[str, Any]) -> bool:
         return (await billing.on_snapshot(record)).changed
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i, (_, value) in enumerate(records, start=1):
         await handle_value("billing", value, on_record)
         if i % 1000 == 0:
             await cache.flush()
     await cache.flush()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     await client.aclose()
     snapshots = sum(1 for _, v in records if b'"type":"transaction"' in v)
     print(
         f"step: {len(records):,} records ({snapshots:,} snapshots) in {seconds:.1f} s = "
-        f"{len(records) / seconds:,.0f} records/s, {snapshots / seconds:,.0f} snapshots/s"
+        f"{len(records) / seconds:,.0f} records/s, {snapshots / seconds:,.0f} snapshots/s; "
+        f"CPU {cpu / snapshots * 1e6:,.0f} µs per snapshot"
     )
 
 
@@ -173,6 +183,7 @@ def paced(
         total = min(len(records), rate * seconds)
         ended = {i for i, (_, v) in enumerate(records[:total]) if b'"state":"ended"' in v}
         lags: list[int] = []
+        cpu_before = cpu_seconds(workers)
         started = time.monotonic()
         next_sample = started + 1
         for i, (key, value) in enumerate(records[:total]):
@@ -193,13 +204,15 @@ def paced(
             lags.append(behind)
             time.sleep(1)
         drained_s = time.monotonic() - started - sent_s
+        cpu_us = (cpu_seconds(workers) - cpu_before) / total * 1e6  # the worker's, per record
         watch.stop.set()
         poller.join(120)
         got = sorted(watch.latencies)
         print(
             f"paced: {total:,} records at {rate}/s in {sent_s:.1f} s; lag p50 "
             f"{statistics.median(lags) if lags else 0:,.0f} max {max(lags or [0]):,}; "
-            f"0 again {drained_s:.1f} s after the last record"
+            f"0 again {drained_s:.1f} s after the last record; worker CPU {cpu_us:,.0f} µs per "
+            f"record ({cpu_us * rate / 1e4:.0f} % of a core)"
         )
         if got:
             print(
@@ -209,6 +222,7 @@ def paced(
             )
         return {
             "rate": rate,
+            "worker_cpu_us_per_record": round(cpu_us),
             "sessions": len(got),
             "never": len(watch.pending),
             "bill_p50_ms": round(quantile_ms(got, 0.5)) if got else None,

@@ -26,6 +26,8 @@ both flagged.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,9 @@ FINAL = "final"
 _MS_PER_HOUR = Decimal(3_600_000)
 _WH_PER_KWH = Decimal(1000)
 _QUANTITY = Decimal("0.0001")
+_MWH = Decimal("0.001")
+_ONE = Decimal(1)
+_UNITS = {"energy": "kWh", "charging_time": "h", "idle_time": "h"}
 # No session is priced beyond this: instants later than start + 31 days are taken as a
 # station clock gone wrong (flag `implausible_duration`).
 MAX_SESSION_MS = 31 * 24 * 3_600_000
@@ -138,10 +143,23 @@ def price(tariff: Tariff, session: Session, until_ms: int | None = None) -> Accr
     """The session priced from its start to its end, or to `until_ms` while it runs (default:
     its last known instant)."""
     acc = Accrual(session.started_ms, session.started_ms)
-    walk(tariff, acc, steps(session), session.ended_ms)
-    end = session.ended_ms or (until_ms if until_ms is not None else acc.at_ms)
-    accrue(tariff, acc, end, None, None)
+    extend(tariff, acc, steps(session), session.ended_ms, until_ms)
     return acc
+
+
+def extend(
+    tariff: Tariff,
+    acc: Accrual,
+    todo: Iterable[Step],
+    ended_ms: int = 0,
+    until_ms: int | None = None,
+) -> None:
+    """`walk` through `todo`, then on to the session's end (`ended_ms`; while it runs,
+    `until_ms`, by default the last instant walked): `price` from the start, or the end of a
+    session whose walk so far is kept (csms.domain.session_bill) from where it stands."""
+    walk(tariff, acc, todo, ended_ms)
+    end = ended_ms or (until_ms if until_ms is not None else acc.at_ms)
+    accrue(tariff, acc, end, None, None)
 
 
 def steps(session: Session) -> list[Step]:
@@ -212,19 +230,22 @@ def settle_energy(tariff: Tariff, acc: Accrual, energy_wh: Decimal, at_ms: int) 
 
 def finish(tariff: Tariff, acc: Accrual, *, final: bool) -> dict[str, Any]:
     """The bill for an accrual: itemised, rounded, with fee, min/max adjustment and tax."""
-    items = [
-        _item(tariff, component, period, Decimal(unit), quantity, amount)
-        for (component, period, unit), (quantity, amount) in sorted(acc.lines.items())
-    ]
+    items: list[dict[str, Any]] = []
+    subtotal = Decimal(0)  # of the rounded amounts, as the items say them
+    for (component, period, unit), (quantity, amount) in sorted(acc.lines.items()):
+        rounded = tariff.round(amount)
+        items.append(_item(component, period, _price_text(unit), quantity, rounded))
+        subtotal += rounded
     if tariff.session_fee:
-        items.append(
-            _item(tariff, "session_fee", "", tariff.session_fee, Decimal(1), tariff.session_fee)
-        )
-    subtotal = sum((Decimal(i["amount"]) for i in items), Decimal(0))
+        fee = tariff.round(tariff.session_fee)
+        items.append(_item("session_fee", "", str(tariff.session_fee), _ONE, fee))
+        subtotal += fee
     adjusted = _bounded(tariff, subtotal)
     if adjusted != subtotal:
         kind = "minimum_price" if adjusted > subtotal else "maximum_price"
-        items.append(_item(tariff, kind, "", adjusted - subtotal, Decimal(1), adjusted - subtotal))
+        gap = adjusted - subtotal
+        items.append(_item(kind, "", str(gap), _ONE, tariff.round(gap)))
+    rounded_total = tariff.round(adjusted)
     tax = tariff.round(adjusted * tariff.tax_rate)
     return {
         "state": FINAL if final else RUNNING,
@@ -232,11 +253,11 @@ def finish(tariff: Tariff, acc: Accrual, *, final: bool) -> dict[str, Any]:
         "tariff_version": tariff.version,
         "currency": tariff.currency,
         "items": items,
-        "subtotal": str(tariff.round(adjusted)),
+        "subtotal": str(rounded_total),
         "tax_rate": str(tariff.tax_rate),
         "tax": str(tax),
-        "total": str(tariff.round(adjusted) + tax),
-        "energy_wh": str(acc.energy_wh.quantize(Decimal("0.001"))),
+        "total": str(rounded_total + tax),
+        "energy_wh": str(acc.energy_wh.quantize(_MWH)),
         "charging_s": acc.charging_ms // 1000,
         "idle_s": acc.idle_ms // 1000,
         "started_ms": acc.started_ms,
@@ -273,6 +294,35 @@ def readings_merge(
     return out
 
 
+def readings_extended(
+    current: list[list[Any]], new: Iterable[Sequence[Any]], cap: int
+) -> tuple[list[list[Any]], list[tuple[int, float]]] | None:
+    """`readings_merge` of readings that only add to the end of `current`, which must be a
+    merge's result: `current` followed by them (a new list sharing its items), and what they
+    added. None when they do not only add to its end (one falls inside its range and is new)
+    or the cap is passed: the merge decides then. Per snapshot this is O(new readings), where
+    the merge re-sorts the session's readings."""
+    fresh = sorted({(int(ts), float(wh)) for ts, wh in new})
+    last = tuple(current[-1]) if current else None
+    added: list[tuple[int, float]] = []
+    for reading in fresh:
+        if reading[1] != reading[1]:
+            return None  # NaN, equal to nothing: the merge's order is the one to keep
+        if last is None or reading > last:
+            added.append(reading)  # `fresh` is sorted: the rest are after the end too
+        elif not _holds(current, reading):
+            return None
+    if len(current) + len(added) > cap > 2:
+        return None
+    return current + [[ts, wh] for ts, wh in added], added
+
+
+def _holds(merged: list[list[Any]], reading: tuple[int, float]) -> bool:
+    item = list(reading)
+    at = bisect.bisect_left(merged, item)
+    return at < len(merged) and merged[at] == item
+
+
 # --- the walk -------------------------------------------------------------------------------
 
 
@@ -292,7 +342,7 @@ def _price_time(tariff: Tariff, acc: Accrual, start: int, end: int) -> None:
     """Price [start, end) by the charging state in force, piece by tariff period."""
     for a, b in _pieces(tariff, start, end):
         prices = tariff.prices_at(a)
-        hours = Decimal(b - a) / _MS_PER_HOUR
+        hours = _hours(b - a)
         if acc.state in CHARGING_STATES:
             acc.add("charging_time", prices.period, prices.charging_per_hour, hours)
             acc.charging_ms += b - a
@@ -309,15 +359,29 @@ def _price_energy(tariff: Tariff, acc: Accrual, start: int, end: int, energy: De
         prices = tariff.prices_at(end)
         acc.add("energy", prices.period, prices.energy_per_kwh, energy / _WH_PER_KWH)
         return
+    pieces = _pieces(tariff, start, end)
+    if len(pieces) == 1:  # energy * span / span is energy, to the digit: at most 17 + 10 < 28
+        prices = tariff.prices_at(start)
+        acc.add("energy", prices.period, prices.energy_per_kwh, energy / _WH_PER_KWH)
+        return
     span = Decimal(end - start)
-    for a, b in _pieces(tariff, start, end):
+    for a, b in pieces:
         prices = tariff.prices_at(a)
         share = energy * Decimal(b - a) / span
         acc.add("energy", prices.period, prices.energy_per_kwh, share / _WH_PER_KWH)
 
 
-def _pieces(tariff: Tariff, start: int, end: int) -> list[tuple[int, int]]:
-    return list(itertools.pairwise([start, *tariff.boundaries(start, end), end]))
+def _pieces(tariff: Tariff, start: int, end: int) -> Sequence[tuple[int, int]]:
+    cuts = tariff.cuts(start, end)
+    if not cuts:  # the usual span, a minute or so between two readings
+        return ((start, end),)
+    return list(itertools.pairwise([start, *cuts, end]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hours(ms: int) -> Decimal:
+    """A span's length in hours (spans repeat: a reading a minute, a minute a span)."""
+    return Decimal(ms) / _MS_PER_HOUR
 
 
 def _bounded(tariff: Tariff, subtotal: Decimal) -> Decimal:
@@ -329,19 +393,20 @@ def _bounded(tariff: Tariff, subtotal: Decimal) -> Decimal:
 
 
 def _item(
-    tariff: Tariff,
-    component: str,
-    period: str,
-    unit_price: Decimal,
-    quantity: Decimal,
-    amount: Decimal,
+    component: str, period: str, unit_price: str, quantity: Decimal, amount: Decimal
 ) -> dict[str, Any]:
-    unit = {"energy": "kWh", "charging_time": "h", "idle_time": "h"}.get(component, "session")
+    """One line of a bill; `amount` is rounded already."""
     return {
         "component": component,
         "period": period,
         "quantity": str(quantity.quantize(_QUANTITY)),
-        "unit": unit,
-        "unit_price": str(unit_price),
-        "amount": str(tariff.round(amount)),
+        "unit": _UNITS.get(component, "session"),
+        "unit_price": unit_price,
+        "amount": str(amount),
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _price_text(unit_price: str) -> str:
+    """A line's unit price (its key's text) as a bill says it: the Decimal's own text."""
+    return str(Decimal(unit_price))

@@ -18,11 +18,12 @@ period that matches wins.
 from __future__ import annotations
 
 import functools
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -40,6 +41,11 @@ MAX_PERIODS = 24
 MAX_PRICE = Decimal("100000")
 # The price fields a period may override.
 PERIOD_PRICES = ("energy_per_kwh", "charging_per_hour", "idle_per_hour")
+# Bounds of a tariff's memo (`_Derived`): a full one starts afresh (a billing process prices the
+# same recent minutes and days over and over: no LRU needed). 16,384 minutes are eleven days.
+_PRICES_MEMO, _DATES_MEMO, _CUTS_MEMO = 16_384, 4_096, 1_024
+K = TypeVar("K")
+V = TypeVar("V")
 # Assignment scopes, most specific first: a member's group price beats the EVSE's, which beats
 # the station's, which beats the network default.
 SCOPES = ("group", "evse", "station", "default")
@@ -100,15 +106,24 @@ class Tariff:
     tax_rate: Decimal = Decimal(0)  # 0.19 = 19 %
     timezone: str = "UTC"
     periods: tuple[TariffPeriod, ...] = ()
+    # What pricing asks of this tariff again and again, worked out once (not part of its value).
+    _derived: _Derived = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_derived", _Derived(self))
 
     def prices_at(self, ts_ms: int) -> Prices:
         """The unit prices at an instant: the first period covering its local time, else base.
-        (Periods change on whole minutes: the answer is cached per minute.)"""
-        return _prices_at(self, ts_ms // 60_000) if self.periods else self._base
-
-    @property
-    def _base(self) -> Prices:
-        return Prices("base", self.energy_per_kwh, self.charging_per_hour, self.idle_per_hour)
+        (Periods change on whole minutes: the answer is kept per minute.)"""
+        derived = self._derived
+        if not self.periods:
+            return derived.base
+        minute = ts_ms // 60_000
+        found = derived.prices.get(minute)
+        if found is None:
+            found = self._prices_at_minute(minute * 60_000)
+            _remember(derived.prices, _PRICES_MEMO, minute, found)
+        return found
 
     def _prices_at_minute(self, minute_ms: int) -> Prices:
         local = datetime.fromtimestamp(minute_ms / 1000, tz=self.zone())
@@ -121,23 +136,30 @@ class Tariff:
                     _or(p.charging_per_hour, self.charging_per_hour),
                     _or(p.idle_per_hour, self.idle_per_hour),
                 )
-        return self._base
+        return self._derived.base
 
     def boundaries(self, start_ms: int, end_ms: int) -> list[int]:
         """The instants strictly inside (start, end) where a period may begin or end, sorted:
-        splitting a span there leaves each piece under one set of prices."""
+        splitting a span there leaves each piece under one set of prices. (The candidates are
+        the period edges of the local days from the day before the start's to the end's.)"""
+        return list(self.cuts(start_ms, end_ms))
+
+    def cuts(self, start_ms: int, end_ms: int) -> tuple[int, ...]:
+        """`boundaries`, as a tuple; the last answer is kept (a billing walk asks for the same
+        span twice in a row, for its energy and for its time)."""
         if not self.periods or end_ms <= start_ms:
-            return []
-        zone = self.zone()
-        minutes = tuple(sorted({m for p in self.periods for m in (p.start_min, p.end_min)}))
-        first = datetime.fromtimestamp(start_ms / 1000, tz=zone).date() - timedelta(days=1)
-        last = datetime.fromtimestamp(end_ms / 1000, tz=zone).date()
-        out: list[int] = []
-        for ordinal in range(first.toordinal(), last.toordinal() + 1):
-            out += [
-                ms for ms in _day_cuts(self.timezone, ordinal, minutes) if start_ms < ms < end_ms
-            ]
-        return sorted(set(out))
+            return ()
+        derived = self._derived
+        if derived.last[0] == start_ms and derived.last[1] == end_ms:
+            return derived.last[2]
+        first = derived.local_date(self.timezone, start_ms) - timedelta(days=1)
+        last = derived.local_date(self.timezone, end_ms)
+        edges = derived.cuts.get((first.toordinal(), last.toordinal()))
+        if edges is None:
+            edges = derived.remember_cuts(self.timezone, first, last)
+        found = edges[bisect_right(edges, start_ms) : bisect_left(edges, end_ms)]
+        derived.last = (start_ms, end_ms, found)
+        return found
 
     def zone(self) -> ZoneInfo:
         return _zone(self.timezone)
@@ -219,7 +241,13 @@ def _parse_stored(text: bytes) -> Tariff:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Half-up to the currency's minor unit (ISO 4217)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+    return amount.quantize(_minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+@functools.lru_cache(maxsize=256)
+def _minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount (0.01 EUR): asked for every amount of every bill."""
+    return Decimal(1).scaleb(-minor_units(currency))
 
 
 def minor_units(currency: str) -> int:
@@ -294,17 +322,52 @@ def _zone(name: str) -> ZoneInfo:
         raise TariffError(f"timezone: unknown time zone {name[:60]!r}") from exc
 
 
-@functools.lru_cache(maxsize=65_536)
-def _prices_at(tariff: Tariff, minute: int) -> Prices:
-    return tariff._prices_at_minute(minute * 60_000)
-
-
 @functools.lru_cache(maxsize=16_384)
 def _day_cuts(timezone: str, ordinal: int, minutes: tuple[int, ...]) -> tuple[int, ...]:
     """The instants of one local day at which periods begin or end (cached: a billing walk
     asks for the same days over and over)."""
     day, zone = date.fromordinal(ordinal), _zone(timezone)
     return tuple(_local_ms(day, m, zone) for m in minutes)
+
+
+class _Derived:
+    """A tariff's memo of what a billing walk asks at every step (`Tariff.prices_at`, `cuts`):
+    pure functions of the tariff, each answer worked out once."""
+
+    __slots__ = ("base", "cuts", "dates", "last", "minutes", "prices", "zone")
+
+    def __init__(self, tariff: Tariff) -> None:
+        t = tariff
+        self.base = Prices("base", t.energy_per_kwh, t.charging_per_hour, t.idle_per_hour)
+        self.zone: ZoneInfo | None = None  # looked up at the first boundaries asked
+        self.minutes = tuple(sorted({m for p in tariff.periods for m in (p.start_min, p.end_min)}))
+        self.prices: dict[int, Prices] = {}
+        self.cuts: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.dates: dict[int, date] = {}
+        self.last: tuple[int, int, tuple[int, ...]] = (0, 0, ())  # the last span's cuts
+
+    def local_date(self, timezone: str, ms: int) -> date:
+        """The local date of an instant (one span's end is the next one's start)."""
+        found = self.dates.get(ms)
+        if found is None:
+            self.zone = self.zone or _zone(timezone)
+            found = datetime.fromtimestamp(ms / 1000, tz=self.zone).date()
+            _remember(self.dates, _DATES_MEMO, ms, found)
+        return found
+
+    def remember_cuts(self, timezone: str, first: date, last: date) -> tuple[int, ...]:
+        """The period edges of local days `first`..`last`, sorted, each instant once."""
+        span = range(first.toordinal(), last.toordinal() + 1)
+        cuts = tuple(sorted({ms for o in span for ms in _day_cuts(timezone, o, self.minutes)}))
+        return _remember(self.cuts, _CUTS_MEMO, (first.toordinal(), last.toordinal()), cuts)
+
+
+def _remember(memo: dict[K, V], bound: int, key: K, value: V) -> V:
+    """`memo[key] = value`, the memo emptied first when it is full."""
+    if len(memo) >= bound:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _local_ms(day: date, minute: int, zone: ZoneInfo) -> int:

@@ -34,14 +34,14 @@ from typing import Any, Protocol
 from csms.domain.cost_messages import station_calls
 from csms.domain.session_bill import (
     READINGS_CAP,
+    BillState,
     Display,
     checkpoint,
     merge_snapshot,
-    new_state,
     priced,
     signature,
 )
-from csms.domain.tariffs import Tariff, parse_stored
+from csms.domain.tariffs import Tariff
 from csms.projections.stores import RedisClient, as_redis
 from csms.readmodels.bills import Bills, RedisBills
 
@@ -104,7 +104,8 @@ class BillingStep:
         key = str(snap.get("key") or "")
         if snap.get("type") != "transaction" or not key:
             return Billed()
-        state = await self.store.load_bill(key) or new_state()
+        # A copy: on the write-behind copy the loaded state is the stored object itself.
+        state = BillState.of(await self.store.load_bill(key))
         merge_snapshot(state, snap, self.config.readings_cap)
         tariff = await self._tariff(state)
         if tariff is None:
@@ -129,9 +130,9 @@ class BillingStep:
                 await self.messages.send(state["station"], action, payload)
         return out
 
-    async def _tariff(self, state: dict[str, Any]) -> Tariff | None:
+    async def _tariff(self, state: BillState) -> Tariff | None:
         if state.get("tariff"):
-            return parse_stored(state["tariff"])
+            return state.tariff()
         if state.get("tariff_checked") and not state["ended"]:
             return None  # looked up at the start; once more at the end (a tariff set meanwhile)
         state["tariff_checked"] = True

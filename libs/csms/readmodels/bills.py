@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import orjson
-from redis.asyncio import Redis
 
-from csms.readmodels.base import PREFIX, json_object
+from csms.domain.session_bill import encode_state, json_default
+from csms.readmodels.base import PREFIX, RedisReadModel, json_object, load_object, save_object
 
 # How long a checkpoint outlives the last update of its session (the gateway only needs it
 # while the session runs; a session silent this long is closed by policy anyway).
@@ -42,7 +42,8 @@ def checkpoint_key(tx_key: str) -> str:
 
 
 def encode_bill_state(state: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(state)
+    """The state's JSON (the billing keeps its walk as an object: csms.domain.session_bill)."""
+    return encode_state(state)
 
 
 def decode_bill_state(raw: str | bytes) -> dict[str, Any] | None:
@@ -50,7 +51,7 @@ def decode_bill_state(raw: str | bytes) -> dict[str, Any] | None:
 
 
 def encode_checkpoint(checkpoint: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(checkpoint)
+    return orjson.dumps(checkpoint, default=json_default)
 
 
 def decode_checkpoint(raw: str | bytes) -> dict[str, Any] | None:
@@ -80,7 +81,9 @@ def issued_bill(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 class Bills(Protocol):
     """The billing step's store (csms.projections.billing.BillingStore) and what readers load.
-    A loaded state is the caller's to change: it is decoded afresh at each load."""
+    A loaded state is decoded afresh at each load, except on the processors' write-behind copy,
+    where it is the object last saved (decoded once, encoded at the flush): the billing step
+    folds each snapshot into a copy (csms.domain.session_bill.BillState.of)."""
 
     async def load_bill(self, key: str) -> dict[str, Any] | None: ...
 
@@ -96,16 +99,15 @@ class Bills(Protocol):
 # --- Redis ---------------------------------------------------------------------------------------
 
 
-class RedisBills:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+class RedisBills(RedisReadModel):
+    """On Redis, or on the processors' write-behind copy (a state decoded once per load from
+    Redis and encoded once per flush, however many snapshots of a batch change it)."""
 
     async def load_bill(self, key: str) -> dict[str, Any] | None:
-        raw = await self._redis.get(bill_key(key))
-        return None if raw is None else decode_bill_state(raw)
+        return await load_object(self._redis, self._cache, bill_key(key), decode_bill_state)
 
     async def save_bill(self, key: str, state: dict[str, Any]) -> None:
-        await self._redis.set(bill_key(key), encode_bill_state(state))
+        await save_object(self._redis, self._cache, bill_key(key), state, encode_bill_state)
 
     async def load_checkpoint(self, key: str) -> dict[str, Any] | None:
         raw = await self._redis.get(checkpoint_key(key))

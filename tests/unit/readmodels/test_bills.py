@@ -3,12 +3,15 @@ alike."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from redis.asyncio import Redis
 
+from csms.domain.session_bill import BillState, Walk, merge_snapshot, priced
+from csms.domain.tariffs import parse_tariff
+from csms.projections.write_behind import WriteBehindRedis
 from csms.readmodels.bills import (
     Bills,
     MemoryBills,
@@ -79,3 +82,38 @@ async def test_redis_writes_the_documented_layout(redis: Redis) -> None:
     assert await redis.get(bill_key("CP-L/1")) == '{"bill":{"state":"final"}}'
     assert await redis.get(checkpoint_key("CP-L/1")) == '{"tx":{}}'
     assert 0 < await redis.ttl(checkpoint_key("CP-L/1")) <= 3 * 24 * 3600
+
+
+# --- the billing's own copy: the state kept as its object --------------------------------------
+
+
+def _priced_state() -> BillState:
+    state = BillState.of(None)
+    snap = {"key": "CP-1/7", "station": "CP-1", "transaction_id": "7", "revision": 1}
+    merge_snapshot(state, {**snap, "started_ms": 0, "meter_start_wh": 0.0, "readings": [[0, 0.0]]})
+    tariff = parse_tariff({"id": "T", "currency": "EUR", "energy_per_kwh": "0.40"})
+    priced(tariff, state)
+    return state
+
+
+def test_a_kept_state_encodes_as_the_plain_one() -> None:
+    state = _priced_state()
+    assert isinstance(state["walk"], Walk)  # the object, while the billing keeps it ...
+    plain = decode_bill_state(encode_bill_state(state))
+    assert plain is not None and plain["walk"] == state["walk"].to_dict()  # ... its dict in JSON
+    assert decode_checkpoint(encode_checkpoint({"state": state})) == {"state": plain}
+
+
+async def test_on_the_write_behind_copy_a_state_is_kept_and_written_at_the_flush(
+    redis: Redis,
+) -> None:
+    cache = WriteBehindRedis(redis)
+    store, state = RedisBills(cast(Redis, cache)), _priced_state()
+    await store.save_bill("CP-1/7", state)
+    assert await store.load_bill("CP-1/7") is state  # no encoding, no decoding per snapshot
+    assert await redis.get(bill_key("CP-1/7")) is None
+    await cache.flush()
+    assert await redis.get(bill_key("CP-1/7")) == encode_bill_state(state).decode()
+    assert await RedisBills(redis).load_bill("CP-1/7") == decode_bill_state(
+        encode_bill_state(state)
+    )
