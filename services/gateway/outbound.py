@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import fastjsonschema
 
-from csms.envelope import FrameEnvelope, Kind
+from csms.envelope import EncodedEnvelope, Kind, Publishable
 from csms.infra.call_bus import CallReply, CallRequest, Outcome
 from csms.protocol import framing
 from csms.protocol.errors import FrameRejected
@@ -52,14 +52,14 @@ class Link(Protocol):
     def end_detail(self) -> str:
         """Why it ended ("gateway restarting", "replaced…", "station disconnected")."""
 
-    async def publish(self, env: FrameEnvelope) -> AckFuture: ...
+    async def publish(self, env: Publishable) -> AckFuture: ...
 
     async def send(self, text: str) -> bool:
         """Put `text` on the wire; False when the connection closed first."""
 
     def envelope(
         self, direction: str, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
-    ) -> FrameEnvelope: ...
+    ) -> EncodedEnvelope: ...
 
 
 class OutboundCalls:

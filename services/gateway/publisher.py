@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from csms.envelope import FrameEnvelope
+from csms.envelope import Publishable
 from services.gateway import metrics
 from services.gateway.room import Room
 
@@ -42,9 +42,9 @@ _FULL_SINK_RETRY_S = 0.005
 class Publisher(Protocol):
     """Where sessions put envelopes (Kafka in production, a list in unit tests)."""
 
-    async def publish(self, env: FrameEnvelope) -> AckFuture: ...
+    async def publish(self, env: Publishable) -> AckFuture: ...
 
-    async def publish_unawaited(self, env: FrameEnvelope) -> None: ...
+    async def publish_unawaited(self, env: Publishable) -> None: ...
 
 
 class FrameSink(Protocol):
@@ -93,7 +93,7 @@ class FramePublisher:
         """Frames handed to Kafka whose ack (or failure) has not arrived yet."""
         return self._inflight
 
-    async def publish(self, env: FrameEnvelope) -> AckFuture:
+    async def publish(self, env: Publishable) -> AckFuture:
         """Hand one envelope to Kafka; the returned future resolves on Kafka's ack.
 
         Awaiting this call waits for room under the gateway's in-flight bound and in the
@@ -117,19 +117,31 @@ class FramePublisher:
             self._sweeper = loop.create_task(self._sweep(), name="ack-deadlines")
         return ack
 
-    async def publish_unawaited(self, env: FrameEnvelope) -> None:
-        """Publish where nothing waits for the ack (out frames, disconnects); failures are
-        counted and logged by the ack callback, never lost silently."""
+    async def publish_unawaited(self, env: Publishable) -> None:
+        """Publish where nothing waits for the ack (out frames, disconnects): the same bound and
+        backpressure as `publish`, without its future and deadline (half the frames of a CALL);
+        failures are counted and logged by the ack callback, never lost silently."""
         try:
-            ack = await self.publish(env)
+            if not self._room.try_take():
+                await self._wait_for_room()
+            started = time.perf_counter()
+            self._taken()
+            try:
+                await self._produce(
+                    env.encode(),
+                    env.key(),
+                    env.headers(),
+                    lambda err: self._on_unawaited_ack(err, started, env),
+                )
+            except BaseException:
+                self._given_back()
+                raise
         except PublishTimeout as exc:
             metrics.KAFKA_FAILURES.inc()
             log.warning("could not publish %s frame of %s: %s", env.kind, env.station, exc)
         except Exception:
             metrics.KAFKA_FAILURES.inc()
             log.exception("could not publish %s frame of %s", env.kind, env.station)
-        else:
-            ack.add_done_callback(_retrieve)
 
     def fail(self, reason: str) -> None:
         """The Kafka client is unusable for good (called by the sink)."""
@@ -193,6 +205,18 @@ class FramePublisher:
         if not ack.done():
             ack.set_result(None)
 
+    def _on_unawaited_ack(
+        self, err: BaseException | None, started: float, env: Publishable
+    ) -> None:
+        self._given_back()
+        if err is not None:
+            metrics.KAFKA_FAILURES.inc()
+            log.warning(
+                "kafka did not acknowledge a %s frame of %s: %r", env.kind, env.station, err
+            )
+            return
+        metrics.KAFKA_ACK.observe(time.perf_counter() - started)
+
     async def _sweep(self) -> None:
         """Fail the acks Kafka has not answered within `ack_timeout_s` (their in-flight slot
         stays taken until Kafka does answer: the bound follows the client's real queue)."""
@@ -203,9 +227,3 @@ class FramePublisher:
                 _, ack = self._deadlines.popleft()
                 if not ack.done():
                     ack.set_exception(PublishTimeout(f"no ack within {self._ack_timeout_s}s"))
-
-
-def _retrieve(ack: AckFuture) -> None:
-    """Nobody awaits this ack: mark its failure as seen (it is counted and logged already)."""
-    if not ack.cancelled():
-        ack.exception()

@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -41,23 +41,12 @@ from services.gateway.kafka_sink import LibrdkafkaSink
 from services.gateway.publisher import FramePublisher
 from services.gateway.session import StationSession
 from services.gateway.storm import StormGuard
+from services.gateway.wire import StationConnection
 
 log = logging.getLogger(__name__)
 
 DRAIN_CODE = 1012  # service restart: stations reconnect (to another gateway)
 DRAIN_REASON = RESTARTING  # also the detail of the operator calls a drain cuts short
-
-
-class StationConnection(ServerConnection):
-    """A ServerConnection that remembers when the peer last sent anything (data, ping, pong):
-    OCPP keeps connections alive from the station side (Heartbeat or WebSocket pings), so the
-    idle timeout counts every frame, and the gateway sends no pings of its own."""
-
-    last_seen: float = 0.0
-
-    def process_event(self, event: Any) -> None:
-        self.last_seen = time.monotonic()
-        super().process_event(event)
 
 
 def select_subprotocol(

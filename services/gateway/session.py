@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from csms.envelope import FrameEnvelope, Kind, new_event_id
+from csms.envelope import EncodedEnvelope, EnvelopeWriter, Kind, Publishable
 from csms.handlers import CallContext, Handler, routes
 from csms.handlers.v201.transaction_cost import ConnectionCost
 from csms.infra.call_bus import CallReply, CallRequest
@@ -57,7 +57,7 @@ from services.gateway.policy import (
 from services.gateway.publisher import AckFuture, PublishTimeout
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.room import Room
-from services.gateway.wire import address, json_text, last_seen, uid_of, utf8
+from services.gateway.wire import address, json_text, last_seen, send_text, uid_of, utf8
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class StationSession:
         self._routes: Mapping[str, Handler] = routes(version)
         self._known = known_actions(version)
         self.conn = secrets.token_hex(8)
+        self._writer = EnvelopeWriter(station, ctx.gateway_id, self.conn, version.value)
         self.epoch = 0
         self.status = status  # registration status in force: handshake, then each boot answer
         self._window = Room(ctx.window)
@@ -394,7 +395,7 @@ class StationSession:
             )
         )
         with contextlib.suppress(ConnectionClosed):
-            await self._ws.send(pending.text)
+            await send_text(self._ws, pending.text)
             metrics.frames(pending.action, "out").inc()
             metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
 
@@ -416,19 +417,19 @@ class StationSession:
         # the station's own disconnect.
         return self._close_reason or "station disconnected"
 
-    async def publish(self, env: FrameEnvelope) -> AckFuture:
+    async def publish(self, env: Publishable) -> AckFuture:
         return await self._ctx.publisher.publish(env)
 
     async def send(self, text: str) -> bool:
         try:
-            await self._ws.send(text)
+            await send_text(self._ws, text)
         except ConnectionClosed:
             return False
         return True
 
     def envelope(
         self, direction: str, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
-    ) -> FrameEnvelope:
+    ) -> EncodedEnvelope:
         return self._envelope(direction, kind, uid=uid, action=action, frame=frame)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -469,17 +470,11 @@ class StationSession:
         frame: str = "",
         err: str = "",
         flag: str = "",
-    ) -> FrameEnvelope:
-        ts = self._ctx.clock()
-        return FrameEnvelope(
-            id=new_event_id(ts),
-            ts=ts,
-            station=self.station,
-            gw=self._ctx.gateway_id,
-            conn=self.conn,
-            proto=self._version.value,
-            dir="in" if direction == "in" else "out",
-            kind=kind,
+    ) -> EncodedEnvelope:
+        return self._writer.write(
+            self._ctx.clock(),
+            "in" if direction == "in" else "out",
+            kind,
             uid=uid,
             action=action,
             frame=frame,

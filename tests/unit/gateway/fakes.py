@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from csms.envelope import FrameEnvelope
+from csms.envelope import FrameEnvelope, Publishable, decode
 from csms.handlers import BootDecision
 
 
@@ -17,15 +17,17 @@ class RecordingPublisher:
         self.acks: list[asyncio.Future[object]] = []
         self.auto_ack = auto_ack
 
-    async def publish(self, env: FrameEnvelope) -> asyncio.Future[object]:
-        self.envelopes.append(env)
+    async def publish(self, env: Publishable) -> asyncio.Future[object]:
+        # Kept as the consumers will read it: what was encoded, decoded (the gateway writes
+        # its envelopes straight to bytes).
+        self.envelopes.append(env if isinstance(env, FrameEnvelope) else decode(env.encode()))
         fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         if self.auto_ack:
             fut.set_result(None)
         self.acks.append(fut)
         return fut
 
-    async def publish_unawaited(self, env: FrameEnvelope) -> None:
+    async def publish_unawaited(self, env: Publishable) -> None:
         await self.publish(env)
 
     def kinds(self) -> list[tuple[str, str, str]]:

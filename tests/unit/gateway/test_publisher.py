@@ -206,6 +206,22 @@ async def test_publish_unawaited_swallows_a_timeout_and_counts_it() -> None:
     await _settle()
 
 
+async def test_an_unawaited_frame_holds_its_slot_until_kafka_answers_and_a_refusal_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = FakeSink()
+    publisher = FramePublisher(sink, max_inflight=2)
+    failures0 = _metric("csms_gateway_kafka_failures_total")
+    await publisher.publish_unawaited(_env("1"))
+    await publisher.publish_unawaited(_env("2"))
+    assert publisher.inflight == 2 and len(sink.sent) == 2
+    sink.ack(0)
+    sink.ack(1, RuntimeError("broker said no"))
+    assert publisher.inflight == 0
+    assert _metric("csms_gateway_kafka_failures_total") == failures0 + 1
+    assert "did not acknowledge a call frame of CP-1" in caplog.text
+
+
 def test_the_bound_must_allow_one_frame() -> None:
     with pytest.raises(ValueError, match="max_inflight"):
         FramePublisher(FakeSink(), max_inflight=0)

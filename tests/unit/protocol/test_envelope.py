@@ -1,7 +1,20 @@
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from csms.envelope import ENVELOPE_VERSION, EnvelopeError, FrameEnvelope, decode, new_event_id
+from csms.envelope import (
+    DIRECTIONS,
+    ENVELOPE_VERSION,
+    KINDS,
+    Direction,
+    EnvelopeError,
+    EnvelopeWriter,
+    FrameEnvelope,
+    Kind,
+    decode,
+    new_event_id,
+)
 
 
 def _env(**over: object) -> FrameEnvelope:
@@ -96,3 +109,63 @@ def test_ocpp_message_parses_the_frame_or_returns_none() -> None:
     assert _env().ocpp_message() == [2, "42", "Heartbeat", {}]
     assert _env(frame="garbage").ocpp_message() is None
     assert _env(frame="").ocpp_message() is None
+
+
+# --- the gateway's writer ------------------------------------------------------------------------
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)  # quotes, escapes, emoji
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    station=_TEXT,
+    gw=_TEXT,
+    conn=_TEXT,
+    proto=st.sampled_from(["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]),
+    ts=st.integers(min_value=0, max_value=2**47),
+    direction=st.sampled_from(sorted(DIRECTIONS)),
+    kind=st.sampled_from(sorted(KINDS)),
+    uid=_TEXT,
+    action=_TEXT,
+    frame=_TEXT,
+    err=_TEXT,
+    flag=_TEXT,
+)
+def test_the_writer_writes_the_envelope_s_own_bytes(
+    station: str,
+    gw: str,
+    conn: str,
+    proto: str,
+    ts: int,
+    direction: Direction,
+    kind: Kind,
+    uid: str,
+    action: str,
+    frame: str,
+    err: str,
+    flag: str,
+) -> None:
+    written = EnvelopeWriter(station, gw, conn, proto).write(
+        ts, direction, kind, uid=uid, action=action, frame=frame, err=err, flag=flag
+    )
+    event_id = decode(written.encode()).id  # random: taken from what was written
+    expected = FrameEnvelope(
+        id=event_id,
+        ts=ts,
+        station=station,
+        gw=gw,
+        conn=conn,
+        proto=proto,
+        dir=direction,
+        kind=kind,
+        uid=uid,
+        action=action,
+        frame=frame,
+        err=err,
+        flag=flag,
+    )
+    assert written.encode() == expected.encode()
+    assert written.key() == expected.key()
+    assert written.headers() == expected.headers()
+    assert (written.kind, written.station) == (kind, station)
+    assert event_id[:12] == f"{ts:012x}" and len(event_id) == 28
