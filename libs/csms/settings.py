@@ -161,6 +161,10 @@ class Settings:
     # Frames handed to Kafka and not acknowledged yet, over the whole gateway; at the bound the
     # sessions stop reading their sockets, and give up (close 1011) after the publish timeout.
     gateway_kafka_max_inflight: int = 10_000
+    # The gateway's producer linger, longer than the other services' (KAFKA_LINGER_MS): its
+    # frames are many and small, and a batch of 20 ms per partition halves the Kafka bytes per
+    # frame and cuts the gateway's CPU per CALL by a fifth, for 20 ms more on an answer (ADR 0027).
+    gateway_kafka_linger_ms: int = 20
     gateway_kafka_publish_timeout_s: float = 10.0
     # A CALL not acknowledged by Kafka within this time is answered InternalError (the station
     # retries) rather than left hanging; OCPP stations time their CALLs out after ~30-60 s.
@@ -248,6 +252,9 @@ class Settings:
             clickhouse_url=_env("CLICKHOUSE_URL", base.clickhouse_url),
             clickhouse_http_host=_env("CLICKHOUSE_HTTP_HOST", base.clickhouse_http_host),
             clickhouse_http_port=_env_int("CLICKHOUSE_HTTP_PORT", base.clickhouse_http_port),
+            gateway_kafka_linger_ms=_env_int(
+                "GATEWAY_KAFKA_LINGER_MS", base.gateway_kafka_linger_ms
+            ),
             gateway_id=_env("GATEWAY_ID", base.gateway_id),
             gateway_host=_env("GATEWAY_HOST", base.gateway_host),
             gateway_port=_env_int("GATEWAY_PORT", base.gateway_port),

@@ -44,6 +44,7 @@ class LibrdkafkaSink:
     def __init__(self, settings: Settings, topic: str, *, client_id: str) -> None:
         config = producer_config(settings, client_id=client_id)
         config["error_cb"] = self._on_error
+        config["linger.ms"] = settings.gateway_kafka_linger_ms  # fewer, larger batches: ADR 0027
         self._producer = Producer(config)
         self._topic = topic
         self._loop: asyncio.AbstractEventLoop | None = None
