@@ -36,9 +36,31 @@ def _run_service(name: str, settings: Settings) -> None:
     run(settings)
 
 
+def gateway_processes(settings: Settings, cores: int) -> dict[str, dict[str, str]]:
+    """`csms up`'s gateway children and the variables each runs with: one per core by default
+    (`GATEWAY_PROCESSES`), sharing one port (SO_REUSEPORT: the kernel spreads the connections),
+    each with its own gateway id (routes and evictions name the process holding a station)."""
+    n = settings.gateway_processes if settings.gateway_processes > 0 else max(1, cores)
+    if n == 1:
+        return {"gateway": {}}
+    return {
+        f"gateway-{k}": {"GATEWAY_REUSE_PORT": "true", "GATEWAY_ID": f"{settings.gateway_id}-{k}"}
+        for k in range(1, n + 1)
+    }
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 def _endpoints(settings: Settings) -> list[tuple[str, str]]:
+    processes = len(gateway_processes(settings, usable_cores()))
     return [
-        ("gateway", f"ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}"),
+        (
+            "gateway",
+            f"ws://{settings.gateway_host}:{settings.gateway_port}/ocpp/{{station_id}}"
+            f" ({processes} process{'es' if processes > 1 else ''} on this port)",
+        ),
         ("gateway metrics", f"http://{settings.gateway_host}:{settings.gateway_port}/metrics"),
         ("operator API", f"http://{settings.api_host}:{settings.api_port} (docs: /docs)"),
         (
@@ -77,8 +99,11 @@ def _up(settings: Settings) -> int:
     until SIGTERM/SIGINT."""
     token = local_api_token(settings)
     env = {**os.environ, "CSMS_API_TOKEN": token}
-    children = {name: [sys.executable, "-m", "services.cli", name] for name in SERVICES}
-    supervisor = Supervisor(children, env, children_status_path())
+    gateways = gateway_processes(settings, usable_cores())
+    argv = {name: [sys.executable, "-m", "services.cli", name] for name in SERVICES}
+    children = {name: argv["gateway"] for name in gateways}
+    children.update({name: argv[name] for name in SERVICES if name != "gateway"})
+    supervisor = Supervisor(children, env, children_status_path(), child_env=gateways)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     for what, where in _endpoints(settings):

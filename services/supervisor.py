@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -86,9 +86,11 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         out: IO[bytes] | None = None,
         grace_s: float = 10.0,
+        child_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self._children = {name: Child(name, argv) for name, argv in children.items()}
         self._env = env
+        self._child_env = child_env or {}  # a child's own variables, over `env`
         self._status_path = status_path
         self._policy = policy
         self._clock = clock
@@ -167,8 +169,9 @@ class Supervisor:
     def _start(self, child: Child) -> None:
         child.restart_at = None
         child.started = self._clock()
+        env = {**self._env, **self._child_env.get(child.name, {})}
         child.proc = subprocess.Popen(
-            child.argv, env=self._env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            child.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         threading.Thread(
             target=self._relay, args=(child, child.proc), name=f"out:{child.name}", daemon=True

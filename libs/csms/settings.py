@@ -151,6 +151,9 @@ class Settings:
     gateway_compression_window_bits: int = 10
     gateway_compression_mem_level: int = 2
     gateway_reuse_port: bool = False
+    # Gateway processes `csms up` runs on one port (SO_REUSEPORT; 0 = one per usable core): one
+    # Python process uses one core. On Kubernetes each pod runs one, and replicas scale out.
+    gateway_processes: int = 0
     gateway_idle_timeout_s: float = 900.0
     gateway_rate_limit_per_s: float = 20.0
     gateway_rate_burst: int = 60
@@ -285,6 +288,7 @@ class Settings:
                 "GATEWAY_COMPRESSION_MEM_LEVEL", base.gateway_compression_mem_level
             ),
             gateway_reuse_port=_env_bool("GATEWAY_REUSE_PORT", base.gateway_reuse_port),
+            gateway_processes=_env_int("GATEWAY_PROCESSES", base.gateway_processes),
             gateway_idle_timeout_s=_env_float(
                 "GATEWAY_IDLE_TIMEOUT_S", base.gateway_idle_timeout_s
             ),

@@ -44,6 +44,7 @@ class LocalStack:
             "CLICKHOUSE_HTTP_PORT": str(self.ports["analytics"]),
             "GATEWAY_PORT": str(self.ports["gateway"]),
             "GATEWAY_ID": f"gw-faults-{run}",
+            "GATEWAY_PROCESSES": "1",  # `kill -9` of "the gateway": all its stations reconnect
             "API_PORT": str(self.ports["api"]),
             "PROCESSORS_APP_ID": f"csms-processors-faults-{run}",
             "PROCESSORS_WEB_PORT": str(self.ports["processors"]),

@@ -46,6 +46,8 @@ class Publisher(Protocol):
 
     async def publish_unawaited(self, env: Publishable) -> None: ...
 
+    def publish_unawaited_now(self, env: Publishable) -> bool: ...
+
 
 class FrameSink(Protocol):
     """The Kafka client under the publisher: hands a record over without blocking and calls
@@ -142,6 +144,29 @@ class FramePublisher:
         except Exception:
             metrics.KAFKA_FAILURES.inc()
             log.exception("could not publish %s frame of %s", env.kind, env.station)
+
+    def publish_unawaited_now(self, env: Publishable) -> bool:
+        """`publish_unawaited` without waiting: False, with nothing done, when there is no room
+        at once (the bound, or the client's queue); the caller then awaits `publish_unawaited`."""
+        if not self._room.try_take():
+            return False
+        started = time.perf_counter()
+        self._taken()
+        try:
+            self._sink.produce(
+                env.encode(),
+                env.key(),
+                env.headers(),
+                lambda err: self._on_unawaited_ack(err, started, env),
+            )
+        except BufferError:
+            self._given_back()
+            return False
+        except Exception:
+            self._given_back()
+            metrics.KAFKA_FAILURES.inc()
+            log.exception("could not publish %s frame of %s", env.kind, env.station)
+        return True
 
     def fail(self, reason: str) -> None:
         """The Kafka client is unusable for good (called by the sink)."""

@@ -1,9 +1,10 @@
 """One station's connection: read frames, publish them, answer in order after Kafka's ack.
 
 Frames are handled in receive order. Each inbound frame is handed to the producer at once and the
-answer is computed while Kafka acknowledges it; a writer task sends the answers in the same order,
-each only after its CALL is durable. Up to `window` frames per connection are in that pipeline, so
-a slow Kafka stops the reading of the socket instead of growing memory.
+answer is computed while Kafka acknowledges it; the answers go out in the same order, each only
+after its CALL is durable (services/gateway/answers.py: from the acks' callbacks, no task). Up to
+`window` frames per connection are in that pipeline, so a slow Kafka stops the reading of the
+socket instead of growing memory.
 
 Before a frame reaches its handler it passes the session's policies (each answered with a
 CALLERROR, the frame still published with `err` set): the rate limit and the registration state
@@ -40,6 +41,7 @@ from csms.protocol.errors import Failure, FrameRejected, error_code
 from csms.protocol.validation import known_actions, validate_call
 from csms.protocol.versions import OcppVersion
 from services.gateway import metrics
+from services.gateway.answers import AnswerQueue
 from services.gateway.context import GatewayContext
 from services.gateway.outbound import Answer, OutboundCalls
 from services.gateway.policy import (
@@ -57,7 +59,16 @@ from services.gateway.policy import (
 from services.gateway.publisher import AckFuture, PublishTimeout
 from services.gateway.ratelimit import TokenBucket
 from services.gateway.room import Room
-from services.gateway.wire import address, json_text, last_seen, send_text, uid_of, utf8
+from services.gateway.wire import (
+    address,
+    can_send_now,
+    json_text,
+    last_seen,
+    send_text,
+    send_text_now,
+    uid_of,
+    utf8,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +108,7 @@ class StationSession:
         self.epoch = 0
         self.status = status  # registration status in force: handshake, then each boot answer
         self._window = Room(ctx.window)
-        self._answers: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._answers = AnswerQueue(self._answer_now, self._send_answer, self._answered, station)
         self._bucket = TokenBucket(ctx.rate_per_s, ctx.rate_burst) if ctx.rate_per_s > 0 else None
         self._outstanding = 0
         # A close decided while reading, sent once the answers before it are out (flood).
@@ -121,7 +132,6 @@ class StationSession:
         )
         if self._ctx.connections is not None:
             self.epoch = await self._ctx.connections.claim(self)
-        writer = asyncio.create_task(self._write_answers(), name=f"answers:{self.station}")
         self._watch_idle()
         try:
             await self._read()
@@ -132,8 +142,7 @@ class StationSession:
             self._outbound.end()
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
-            await self._answers.put(None)
-            await writer  # drains: acks awaited, unsendable answers dropped
+            await self._answers.drained()  # acks awaited, unsendable answers dropped
             if self._close_after is not None:
                 await self._close_now(*self._close_after)
             if self._closing is not None:
@@ -288,7 +297,7 @@ class StationSession:
             pending = self._error_pending(
                 ack, call.uid, call.action, Failure.INTERNAL, "CSMS error", received, counted=True
             )
-        await self._answers.put(pending)
+        self._answers.put(pending)
 
     async def _on_answer(self, msg: Answer, text: str, flag: str = "") -> None:
         # The answer to the CSMS CALL on the wire wakes its waiter and is archived with that
@@ -361,43 +370,70 @@ class StationSession:
             self._envelope("in", "call", uid=uid, action=action, frame=text, err=code, flag=flag)
         )
         error_text = framing.call_error_text(uid, code, description)
-        await self._answers.put(_Pending(ack, error_text, "error", uid, action, received, code))
+        self._answers.put(_Pending(ack, error_text, "error", uid, action, received, code))
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def _write_answers(self) -> None:
-        while (pending := await self._answers.get()) is not None:
-            try:
-                await self._send_answer(pending)
-            finally:
-                if pending.counted:
-                    self._outstanding -= 1
-                self._window.give()
+    def _answer_now(self, pending: _Pending) -> bool:
+        """Send an answer whose ack is in without waiting: its out frame handed to Kafka, its
+        text written. False, with nothing done, when either would have to wait."""
+        pending = self._resolved(pending)
+        if not can_send_now(self._ws):
+            return False
+        env = self._envelope(
+            "out", pending.kind, uid=pending.uid, action=pending.action, frame=pending.text
+        )
+        if not self._ctx.publisher.publish_unawaited_now(env):
+            return False
+        self._count_error(pending)
+        send_text_now(self._ws, pending.text)
+        self._sent(pending)
+        return True
 
     async def _send_answer(self, pending: _Pending) -> None:
-        try:
-            await pending.ack  # resolves within the publisher's ack timeout, whatever Kafka does
-        except Exception:  # noqa: BLE001 - any ack failure or timeout: the frame is not durable
-            # Not durable, so promise nothing: the station retries the CALL later.
-            pending = self._error_pending(
-                pending.ack,
-                pending.uid,
-                pending.action,
-                Failure.INTERNAL,
-                "frame not stored; retry",
-                pending.received,
-            )
-        if pending.error_code:
-            metrics.CALL_ERRORS.labels(pending.error_code).inc()
+        """Send an answer whose ack is in, waiting for room in Kafka and on the socket."""
+        pending = self._resolved(pending)
         await self._ctx.publisher.publish_unawaited(
             self._envelope(
                 "out", pending.kind, uid=pending.uid, action=pending.action, frame=pending.text
             )
         )
+        self._count_error(pending)
         with contextlib.suppress(ConnectionClosed):
             await send_text(self._ws, pending.text)
-            metrics.frames(pending.action, "out").inc()
-            metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
+            self._sent(pending)
+
+    def _resolved(self, pending: _Pending) -> _Pending:
+        """The answer to send: its own when its frame is durable; when Kafka did not acknowledge
+        it (or not in time), an InternalError - not durable, so promise nothing: the station
+        retries the CALL later."""
+        ack = pending.ack
+        if not ack.cancelled() and ack.exception() is None:
+            return pending
+        return self._error_pending(
+            ack,
+            pending.uid,
+            pending.action,
+            Failure.INTERNAL,
+            "frame not stored; retry",
+            pending.received,
+            counted=pending.counted,
+        )
+
+    @staticmethod
+    def _count_error(pending: _Pending) -> None:
+        if pending.error_code:
+            metrics.CALL_ERRORS.labels(pending.error_code).inc()
+
+    @staticmethod
+    def _sent(pending: _Pending) -> None:
+        metrics.frames(pending.action, "out").inc()
+        metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
+
+    def _answered(self, pending: _Pending) -> None:
+        if pending.counted:
+            self._outstanding -= 1
+        self._window.give()
 
     # -- CSMS-initiated CALLs (services/gateway/outbound.py) ----------------------------------
 

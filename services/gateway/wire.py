@@ -4,7 +4,6 @@ unparsed frame's message id, the peer's address; and the JSON of a connect/disco
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -27,28 +26,33 @@ class StationConnection(ServerConnection):
         self.last_seen = time.monotonic()
         super().process_event(event)
 
-    async def send_text(self, text: str) -> None:
-        """`send(text)`, without `send`'s per-message context manager where it has nothing to
-        guard: an open connection, no fragmented message being sent, the transport writable
-        and not paused. The frame is then written at once, as `send` would; anything else (and
-        any error) goes through `send`, which handles closing and flow control (≈ 30 µs per
-        answer saved: docs/benchmarks.md, issue 19)."""
-        if (
+    def can_send_now(self) -> bool:
+        """Whether a message can be written at once, as `send` would, without `send`'s
+        per-message context manager: an open connection, no fragmented message being sent, the
+        transport writable and not paused (≈ 30 µs per answer: docs/benchmarks.md, issue 19)."""
+        return (
             self.send_in_progress is None
             and self.protocol.state is State.OPEN
             and not self.paused
             and not self.transport.is_closing()
-        ):
-            self.protocol.send_text(text.encode())
-            try:
-                self.send_data()
-            except Exception as exc:  # noqa: BLE001 - as send: abort, then ConnectionClosed
-                self.set_connection_exc(exc)
-                self.transport.abort()
-                await asyncio.shield(self.connection_lost_waiter)
-                raise self.close_exc from None
-            return
-        await self.send(text)
+        )
+
+    def send_text_now(self, text: str) -> None:
+        """Write one text message at once; only after `can_send_now()`. A write error aborts the
+        connection, as `send` does (the reader then sees it closed)."""
+        self.protocol.send_text(text.encode())
+        try:
+            self.send_data()
+        except Exception as exc:  # noqa: BLE001 - as send: the connection is done for
+            self.set_connection_exc(exc)
+            self.transport.abort()
+
+    async def send_text(self, text: str) -> None:
+        """`send(text)`, written at once when it can be (`can_send_now`)."""
+        if self.can_send_now():
+            self.send_text_now(text)
+        else:
+            await self.send(text)
 
 
 async def send_text(ws: ServerConnection, text: str) -> None:
@@ -57,6 +61,17 @@ async def send_text(ws: ServerConnection, text: str) -> None:
         await ws.send_text(text)
     else:
         await ws.send(text)
+
+
+def can_send_now(ws: ServerConnection) -> bool:
+    """Whether `send_text_now` may write to this connection (StationConnection.can_send_now)."""
+    return isinstance(ws, StationConnection) and ws.can_send_now()
+
+
+def send_text_now(ws: ServerConnection, text: str) -> None:
+    """Write one text message at once; only after `can_send_now(ws)`."""
+    assert isinstance(ws, StationConnection)
+    ws.send_text_now(text)
 
 
 def utf8(data: bytes) -> str | None:

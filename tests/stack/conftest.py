@@ -84,6 +84,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "CLICKHOUSE_HTTP_PORT": "18123",
         "GATEWAY_PORT": "19100",
         "GATEWAY_ID": "gw-e2e",
+        # Two gateway processes on one port, as `csms up` runs on a 2-core machine (whatever
+        # the CI machine has): gw-e2e-1 and gw-e2e-2.
+        "GATEWAY_PROCESSES": "2",
         "API_PORT": "18180",
         "PROCESSORS_APP_ID": f"csms-processors-{run_id}",
         "PROCESSORS_WEB_PORT": "16066",

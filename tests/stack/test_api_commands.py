@@ -35,7 +35,7 @@ CP16, CP201 = f"CMD-16-{RUN}", f"CMD-201-{RUN}"
 @pytest.fixture(scope="module")
 def second_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("gw2") / "gateway.log"
-    env = stack.env | {"GATEWAY_PORT": str(SECOND_GATEWAY_PORT), "GATEWAY_ID": "gw-e2e-2"}
+    env = stack.env | {"GATEWAY_PORT": str(SECOND_GATEWAY_PORT), "GATEWAY_ID": "gw-e2e-other"}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "gateway"], env=env, stdout=out, stderr=out
@@ -119,8 +119,8 @@ async def test_one_api_reaches_stations_of_both_versions_on_two_gateways(
         # The 2.0.1 station answered through the second gateway, which the frames name.
         frames = await _kafka(stack, "ocpp.frames", CP201.encode(), 8)
         resets = [(f["dir"], f["kind"], f["gw"]) for f in frames if f["action"] == "Reset"]
-        assert ("out", "call", "gw-e2e-2") in resets
-        assert ("in", "result", "gw-e2e-2") in resets
+        assert ("out", "call", "gw-e2e-other") in resets
+        assert ("in", "result", "gw-e2e-other") in resets
 
         # Requested and finished, with who did it.
         records = await _kafka(stack, "ocpp.commands", reset.json()["id"].encode(), 2)

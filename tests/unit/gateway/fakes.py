@@ -18,6 +18,16 @@ class RecordingPublisher:
         self.auto_ack = auto_ack
 
     async def publish(self, env: Publishable) -> asyncio.Future[object]:
+        return self._record(env)
+
+    async def publish_unawaited(self, env: Publishable) -> None:
+        self._record(env)
+
+    def publish_unawaited_now(self, env: Publishable) -> bool:
+        self._record(env)
+        return True
+
+    def _record(self, env: Publishable) -> asyncio.Future[object]:
         # Kept as the consumers will read it: what was encoded, decoded (the gateway writes
         # its envelopes straight to bytes).
         self.envelopes.append(env if isinstance(env, FrameEnvelope) else decode(env.encode()))
@@ -26,9 +36,6 @@ class RecordingPublisher:
             fut.set_result(None)
         self.acks.append(fut)
         return fut
-
-    async def publish_unawaited(self, env: Publishable) -> None:
-        await self.publish(env)
 
     def kinds(self) -> list[tuple[str, str, str]]:
         return [(e.dir, e.kind, e.action) for e in self.envelopes]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -90,3 +91,22 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) 
     sup.request_stop()
     runner.join(30)
     assert proc.poll() is not None
+
+
+def test_a_child_runs_with_its_own_variables_over_the_common_ones(tmp_path: Path) -> None:
+    show = [sys.executable, "-c", "import os; print(os.environ['WHO'], os.environ['ALL'])"]
+    out = io.BytesIO()
+    sup = Supervisor(
+        {"a": show, "b": show},
+        {**os.environ, "WHO": "nobody", "ALL": "common"},
+        None,
+        policy=FAST,
+        out=out,
+        child_env={"a": {"WHO": "a"}},
+    )
+    for child in sup.children.values():
+        sup._start(child)
+        assert child.proc is not None
+        child.proc.wait(30)
+    _until(lambda: len(out.getvalue().splitlines()) == 2, "both printed")
+    assert sorted(out.getvalue().decode().split("\n")[:2]) == ["a common", "nobody common"]
