@@ -46,8 +46,10 @@ class ServiceProcess:
         health_url: str | None = None,
         *,
         append: bool = False,
+        cwd: Path | None = None,
     ) -> None:
         self.argv = list(argv)
+        self.cwd = cwd  # e.g. another checkout (`python -m` imports from the working directory)
         self.env = dict(env)
         self.log = log
         self.health_url = health_url
@@ -77,6 +79,7 @@ class ServiceProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=self.cwd,
             )
         return self
 

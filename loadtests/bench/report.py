@@ -51,7 +51,7 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
         st = r["storage"]
         out += [
             "",
-            "| Kafka bytes per frame (target ≤ 40) | bytes |",
+            "| Kafka bytes per frame (target ≤ 50, issue 19) | bytes |",
             "|---|---|",
             f"| envelope, uncompressed | {st['raw']:.0f} |",
             f"| Kafka log on disk, batch zstd as produced | {st['kafka_log']:.1f} |",
@@ -68,7 +68,7 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
             "booted, over the measured window)",
             "",
             "| chargers | booted (start / end of window) | s to boot | gateways | window s "
-            "| CALLs measured | p50 / p95 / p99 ms (target p99 ≤ 20) | frames/s "
+            "| CALLs measured | p50 / p95 / p99 ms (target p99 ≤ 50) | frames/s "
             "| gateway CPU s | errors (whole run) |",
             "|---|---|---|---|---|---|---|---|---|---|",
             f"| {c['target']:,} | {r['booted_at_start']:,} / {r['booted_at_end']:,} | "
@@ -80,7 +80,7 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
     if caps:
         out += [
             "**Capacity** (chargers held at once; RSS summed over the gateway processes; "
-            "target ≥ 50,000 at ≤ 40 KB per charger)",
+            "target ≥ 50,000, none dropped, ≤ 30 KB per charger above idle)",
             "",
             "| compression | gateways | target | connected (gateway side) "
             "| booted (swarm, may lag) | s to connect all "
@@ -100,7 +100,7 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
         if storms:
             out += [
                 "**Reconnect storm** (every gateway SIGKILLed with all chargers booted, then "
-                "restarted; target: 50,000 re-booted in ≤ 60 s, none lost)",
+                "restarted; target: 50,000 re-booted in ≤ 120 s, none lost)",
                 "",
                 "| chargers held | gateways healthy after s | all reconnected after s "
                 "| reconnected | last boot accepted after s | boots accepted (whole run) |",
@@ -120,7 +120,7 @@ def markdown(results: dict[str, Any], header: dict[str, str]) -> str:
         out += [
             "**Frames into Kafka per gateway core** (one gateway; chargers in session sending "
             "MeterValues/TransactionEvent back to back, one CALL outstanding each; frames = CALLs "
-            "+ CALLRESULTs; target ≥ 20,000 frames/s per core)",
+            "+ CALLRESULTs; target ≥ 10,000 frames/s per core)",
             "",
             "| chargers | window s | frames/s | gateway cores used | frames per gateway "
             "CPU-second | CALL p99 ms |",

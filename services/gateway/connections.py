@@ -27,24 +27,25 @@ from redis.exceptions import RedisError
 
 from csms.clock import Clock, system_clock
 from csms.infra import redis_keys
+from csms.infra.redis_batch import RedisBatcher, Script
 
 log = logging.getLogger(__name__)
 
 REPLACED_CODE = 1008
 REPLACED_REASON = "replaced by a newer connection of this station"
 
-_CLAIM = """
+_CLAIM = Script("""
 local epoch = redis.call('INCR', KEYS[1])
 local old = redis.call('HMGET', KEYS[2], 'gateway', 'conn')
 redis.call('HSET', KEYS[2], 'gateway', ARGV[1], 'conn', ARGV[2],
            'epoch', epoch, 'since_ms', ARGV[3], 'proto', ARGV[4])
 return {epoch, old[1] or '', old[2] or ''}
-"""
+""")
 
-_RELEASE = """
+_RELEASE = Script("""
 if redis.call('HGET', KEYS[1], 'conn') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
+""")
 
 
 class Closable(Protocol):
@@ -60,14 +61,18 @@ class Connections:
     """The sessions of this gateway, plus (optionally) the cluster-wide route in Redis."""
 
     def __init__(
-        self, gateway_id: str, redis: Redis | None = None, clock: Clock = system_clock
+        self,
+        gateway_id: str,
+        redis: Redis | None = None,
+        clock: Clock = system_clock,
+        batcher: RedisBatcher | None = None,
     ) -> None:
         self.gateway_id = gateway_id
         self._redis = redis
         self._clock = clock
         self._sessions: dict[str, Closable] = {}
-        self._claim: Any = redis.register_script(_CLAIM) if redis is not None else None
-        self._release: Any = redis.register_script(_RELEASE) if redis is not None else None
+        # Claims and releases of concurrent connections go to Redis together (a ramp, a storm).
+        self._batcher = batcher if batcher is not None or redis is None else RedisBatcher(redis)
         self._local_epoch = 0
 
     def __len__(self) -> int:
@@ -92,7 +97,7 @@ class Connections:
         return epoch
 
     async def _take_route(self, session: Closable) -> tuple[int, str]:
-        if self._claim is None:
+        if self._batcher is None:
             self._local_epoch += 1
             return self._local_epoch, ""
         keys = [
@@ -101,7 +106,7 @@ class Connections:
         ]
         args = [self.gateway_id, session.conn, str(self._clock()), session.proto]
         try:
-            epoch, old_gateway, _old_conn = await self._claim(keys=keys, args=args)
+            epoch, old_gateway, _old_conn = await self._batcher.script(_CLAIM, keys, args)
         except RedisError:
             # Serve the station anyway (its frames still reach Kafka); the route is taken at its
             # next connection, and the sweep of the gateway that has it settles any duplicate.
@@ -113,10 +118,10 @@ class Connections:
         """Forget a closed session; drop the route only if it still names this connection."""
         if self._sessions.get(session.station) is session:
             del self._sessions[session.station]
-            if self._release is not None:
+            if self._batcher is not None:
                 key = redis_keys.station_route(session.station)
                 try:
-                    await self._release(keys=[key], args=[session.conn])
+                    await self._batcher.script(_RELEASE, [key], [session.conn])
                 except RedisError:
                     log.warning("route of %s not released: Redis unavailable", session.station)
 

@@ -19,6 +19,7 @@ from csms.handlers import Decisions, routes
 from csms.handlers.v201.transaction_cost import CostSource
 from csms.infra.billing_lookups import BillingLookups
 from csms.infra.kafka import ensure_topics
+from csms.infra.redis_batch import RedisBatcher
 from csms.infra.redis_client import make_redis
 from csms.infra.redis_decisions import RedisDecisions
 from csms.infra.station_registry import StationRegistry
@@ -200,9 +201,11 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     listener: asyncio.Task[None] | None = None
     inbox: CallInbox | None = None
     try:
-        connections = Connections(settings.gateway_id, redis)
+        # Handshakes' single commands (registrations, route claims) go to Redis together.
+        batcher = RedisBatcher(redis)
+        connections = Connections(settings.gateway_id, redis, batcher=batcher)
         decisions = StormGuard(
-            RedisDecisions.from_settings(redis, settings),
+            RedisDecisions.from_settings(redis, settings, batcher=batcher),
             boots_per_s=settings.gateway_storm_boots_per_s,
             retry_s=settings.gateway_storm_retry_s,
             max_inflight=settings.gateway_storm_max_inflight,
@@ -214,7 +217,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             settings,
             publisher,
             decisions,
-            StationRegistry(redis),
+            StationRegistry(redis, batcher=batcher),
             connections,
             BillingLookups(redis),
         )

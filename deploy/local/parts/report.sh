@@ -12,12 +12,20 @@ api_token_line() {
     fi
 }
 
+# Gateway processes `csms up` runs on the one port (services/cli.py: GATEWAY_PROCESSES, 0 = one
+# per usable core, as nproc counts them).
+gateway_processes() {
+    local n=${GATEWAY_PROCESSES:-0}
+    (( n > 0 )) || n=$(nproc)
+    echo "$n"
+}
+
 cmd_endpoints() {
     cat <<EOF
 
   CSMS local stack                 (state: $STATE_DIR)
   ---------------------------------------------------------------------------------------
-  OCPP gateway (WebSocket)          ws://127.0.0.1:$GATEWAY_PORT/ocpp/{station_id}
+  OCPP gateway (WebSocket)          ws://127.0.0.1:$GATEWAY_PORT/ocpp/{station_id}   ($(gateway_processes) processes, one port)
   operator API (REST)               http://127.0.0.1:$API_PORT     docs: http://127.0.0.1:$API_PORT/docs
   API admin token (Bearer)          $(api_token_line)
   ClickHouse HTTP (chDB)            http://127.0.0.1:$CLICKHOUSE_HTTP_PORT

@@ -34,6 +34,7 @@ from csms.clock import Clock, system_clock
 from csms.domain.tariffs import assignment_key, version_at
 from csms.handlers import BootDecision, TokenInfo
 from csms.infra import redis_keys
+from csms.infra.redis_batch import RedisBatcher
 from csms.infra.station_registry import ACCEPTED, PENDING, REJECTED, StationRegistry
 from csms.readmodels.id_tokens import RedisIdTokens, parse_expiry
 from csms.readmodels.tariffs import RedisTariffs
@@ -55,11 +56,12 @@ class RedisDecisions:
         admission: str = "open",
         retry_interval_s: int = DEFAULT_RETRY_INTERVAL_S,
         clock: Clock = system_clock,
+        batcher: RedisBatcher | None = None,
     ) -> None:
         if admission not in ADMISSIONS:
             raise ValueError(f"admission must be one of {ADMISSIONS}, got {admission!r}")
         self._redis = redis
-        self._registry = StationRegistry(redis, clock)
+        self._registry = StationRegistry(redis, clock, batcher)
         self._id_tokens = RedisIdTokens(redis, clock)
         self._tariffs = RedisTariffs(redis)
         self._admission = admission
@@ -69,13 +71,19 @@ class RedisDecisions:
 
     @classmethod
     def from_settings(
-        cls, redis: aioredis.Redis, settings: Settings, *, clock: Clock = system_clock
+        cls,
+        redis: aioredis.Redis,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        batcher: RedisBatcher | None = None,
     ) -> RedisDecisions:
         return cls(
             redis,
             heartbeat_interval_s=settings.heartbeat_interval_s,
             admission=settings.gateway_admission,
             clock=clock,
+            batcher=batcher,
         )
 
     async def boot(self, station: str) -> BootDecision:

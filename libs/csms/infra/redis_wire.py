@@ -42,27 +42,32 @@ async def run_commands(redis: Redis, commands: Sequence[WireCommand]) -> list[ob
     """`commands` in one write (no transaction: reads, e.g. a batch's keys loaded at once);
     their replies in order. A refused command raises its ResponseError once every reply is read;
     a broken connection is dropped rather than returned to the pool half read."""
+    replies = await replies_of(redis, commands)
+    refused = next((r for r in replies if isinstance(r, ResponseError)), None)
+    if refused is not None:
+        raise refused
+    return replies
+
+
+async def replies_of(redis: Redis, commands: Sequence[WireCommand]) -> list[object]:
+    """`run_commands`, with a refused command's ResponseError in its place among the replies."""
     if not commands:
         return []
     pool = redis.connection_pool
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     replies: list[object] = []
-    refused: list[ResponseError] = []
     try:
         await connection.send_packed_command(b"".join(pack(commands)), check_health=False)
         for _ in commands:
             try:
                 replies.append(await connection.read_response())
             except ResponseError as exc:
-                refused.append(exc)
                 replies.append(exc)
     except BaseException:
         await connection.disconnect(nowait=True)
         raise
     finally:
         await pool.release(connection)
-    if refused:
-        raise refused[0]
     return replies
 
 

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from csms.clock import Clock, system_clock
 from csms.infra import redis_keys
+from csms.infra.redis_batch import RedisBatcher
 from csms.security.passwords import hash_password, verify_password
 from csms.text import as_text
 
@@ -40,12 +41,19 @@ class Registration:
 
 
 class StationRegistry:
-    def __init__(self, redis: Redis, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, redis: Redis, clock: Clock = system_clock, batcher: RedisBatcher | None = None
+    ) -> None:
         self._redis = redis
         self._clock = clock
+        self._batcher = batcher  # the gateway's: handshakes read registrations together
 
     async def get(self, station: str) -> Registration | None:
-        raw = await self._redis.hgetall(redis_keys.registration(station))
+        key = redis_keys.registration(station)
+        if self._batcher is None:
+            raw = await self._redis.hgetall(key)
+        else:
+            raw = _as_dict(await self._batcher.call("HGETALL", key))
         return _registration(station, raw) if raw else None
 
     async def statuses(self, stations: Sequence[str]) -> list[str | None]:
@@ -94,8 +102,15 @@ class StationRegistry:
         await self._redis.sadd(redis_keys.REGISTERED_STATIONS, station)
 
 
+def _as_dict(reply: Any) -> dict[Any, Any]:
+    """An HGETALL reply as the client parsed it: a mapping, or the flat field/value list."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[0::2], reply[1::2], strict=True)) if reply else {}
+
+
 def _registration(station: str, raw: dict[Any, Any]) -> Registration:
-    fields = {str(k): str(v) for k, v in raw.items()}  # the client decodes responses
+    fields = {as_text(k): as_text(v) for k, v in raw.items()}
     return Registration(
         station=station,
         status=fields.get("status", PENDING),
