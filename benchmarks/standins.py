@@ -8,19 +8,22 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from csms.envelope import FrameEnvelope
+from csms.envelope import Publishable
 from csms.handlers import BootDecision
 from services.gateway.publisher import AckFuture
 
 
 class NullPublisher:
-    async def publish(self, env: FrameEnvelope) -> AckFuture:
+    async def publish(self, env: Publishable) -> AckFuture:
         fut: AckFuture = asyncio.get_running_loop().create_future()
         fut.set_result(None)
         return fut
 
-    async def publish_unawaited(self, env: FrameEnvelope) -> None:
+    async def publish_unawaited(self, env: Publishable) -> None:
         return None
+
+    def publish_unawaited_now(self, env: Publishable) -> bool:
+        return True
 
 
 class AcceptAllDecisions:

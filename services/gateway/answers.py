@@ -13,11 +13,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from csms.envelope import Kind
+from services.gateway import metrics
+from services.gateway.publisher import AckFuture
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A station's answer waiting for the Kafka ack of the frame it answers."""
+
+    ack: AckFuture
+    text: str
+    kind: Kind
+    uid: str
+    action: str
+    received: float  # time.perf_counter() when its CALL was read
+    error_code: str = ""
+    counted: bool = False  # an accepted CALL: counts as outstanding until answered
+
+
+def count_error(pending: Pending) -> None:
+    """Count a CALLERROR answer (once, as it goes out)."""
+    if pending.error_code:
+        metrics.CALL_ERRORS.labels(pending.error_code).inc()
+
+
+def count_sent(pending: Pending) -> None:
+    """Count an answer written to the socket, and its CALL→answer latency."""
+    metrics.frames(pending.action, "out").inc()
+    metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
 
 
 class HasAck(Protocol):

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import fastjsonschema
 
-from csms.envelope import EncodedEnvelope, Kind, Publishable
+from csms.envelope import Direction, EncodedEnvelope, Kind, Publishable
 from csms.infra.call_bus import CallReply, CallRequest, Outcome
 from csms.protocol import framing
 from csms.protocol.errors import FrameRejected
@@ -58,7 +58,7 @@ class Link(Protocol):
         """Put `text` on the wire; False when the connection closed first."""
 
     def envelope(
-        self, direction: str, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
+        self, direction: Direction, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
     ) -> EncodedEnvelope: ...
 
 

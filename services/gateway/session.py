@@ -27,12 +27,11 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from csms.envelope import EncodedEnvelope, EnvelopeWriter, Kind, Publishable
+from csms.envelope import Direction, EncodedEnvelope, EnvelopeWriter, Kind, Publishable
 from csms.handlers import CallContext, Handler, routes
 from csms.handlers.v201.transaction_cost import ConnectionCost
 from csms.infra.call_bus import CallReply, CallRequest
@@ -41,7 +40,7 @@ from csms.protocol.errors import Failure, FrameRejected, error_code
 from csms.protocol.validation import known_actions, validate_call
 from csms.protocol.versions import OcppVersion
 from services.gateway import metrics
-from services.gateway.answers import AnswerQueue
+from services.gateway.answers import AnswerQueue, Pending, count_error, count_sent
 from services.gateway.context import GatewayContext
 from services.gateway.outbound import Answer, OutboundCalls
 from services.gateway.policy import (
@@ -73,20 +72,6 @@ from services.gateway.wire import (
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """An answer waiting for the Kafka ack of the frame it answers."""
-
-    ack: AckFuture
-    text: str
-    kind: Kind
-    uid: str
-    action: str
-    received: float
-    error_code: str = ""
-    counted: bool = False  # an accepted CALL: counts as outstanding until answered
-
-
 class StationSession:
     def __init__(
         self,
@@ -104,7 +89,8 @@ class StationSession:
         self._routes: Mapping[str, Handler] = routes(version)
         self._known = known_actions(version)
         self.conn = secrets.token_hex(8)
-        self._writer = EnvelopeWriter(station, ctx.gateway_id, self.conn, version.value)
+        writer = EnvelopeWriter(station, ctx.gateway_id, self.conn, version.value, ctx.clock)
+        self._envelope = writer.write
         self.epoch = 0
         self.status = status  # registration status in force: handshake, then each boot answer
         self._window = Room(ctx.window)
@@ -283,7 +269,7 @@ class StationSession:
             payload = await handler(ctx)
             if call.action == "BootNotification":
                 self.status = str(payload.get("status", self.status))
-            pending = _Pending(
+            pending = Pending(
                 ack,
                 framing.call_result_text(call.uid, payload),
                 "result",
@@ -370,11 +356,11 @@ class StationSession:
             self._envelope("in", "call", uid=uid, action=action, frame=text, err=code, flag=flag)
         )
         error_text = framing.call_error_text(uid, code, description)
-        self._answers.put(_Pending(ack, error_text, "error", uid, action, received, code))
+        self._answers.put(Pending(ack, error_text, "error", uid, action, received, code))
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _answer_now(self, pending: _Pending) -> bool:
+    def _answer_now(self, pending: Pending) -> bool:
         """Send an answer whose ack is in without waiting: its out frame handed to Kafka, its
         text written. False, with nothing done, when either would have to wait."""
         pending = self._resolved(pending)
@@ -385,12 +371,12 @@ class StationSession:
         )
         if not self._ctx.publisher.publish_unawaited_now(env):
             return False
-        self._count_error(pending)
+        count_error(pending)
         send_text_now(self._ws, pending.text)
-        self._sent(pending)
+        count_sent(pending)
         return True
 
-    async def _send_answer(self, pending: _Pending) -> None:
+    async def _send_answer(self, pending: Pending) -> None:
         """Send an answer whose ack is in, waiting for room in Kafka and on the socket."""
         pending = self._resolved(pending)
         await self._ctx.publisher.publish_unawaited(
@@ -398,12 +384,12 @@ class StationSession:
                 "out", pending.kind, uid=pending.uid, action=pending.action, frame=pending.text
             )
         )
-        self._count_error(pending)
+        count_error(pending)
         with contextlib.suppress(ConnectionClosed):
             await send_text(self._ws, pending.text)
-            self._sent(pending)
+            count_sent(pending)
 
-    def _resolved(self, pending: _Pending) -> _Pending:
+    def _resolved(self, pending: Pending) -> Pending:
         """The answer to send: its own when its frame is durable; when Kafka did not acknowledge
         it (or not in time), an InternalError - not durable, so promise nothing: the station
         retries the CALL later."""
@@ -420,17 +406,7 @@ class StationSession:
             counted=pending.counted,
         )
 
-    @staticmethod
-    def _count_error(pending: _Pending) -> None:
-        if pending.error_code:
-            metrics.CALL_ERRORS.labels(pending.error_code).inc()
-
-    @staticmethod
-    def _sent(pending: _Pending) -> None:
-        metrics.frames(pending.action, "out").inc()
-        metrics.CALL_LATENCY.observe(time.perf_counter() - pending.received)
-
-    def _answered(self, pending: _Pending) -> None:
+    def _answered(self, pending: Pending) -> None:
         if pending.counted:
             self._outstanding -= 1
         self._window.give()
@@ -464,7 +440,7 @@ class StationSession:
         return True
 
     def envelope(
-        self, direction: str, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
+        self, direction: Direction, kind: Kind, *, uid: str = "", action: str = "", frame: str = ""
     ) -> EncodedEnvelope:
         return self._envelope(direction, kind, uid=uid, action=action, frame=frame)
 
@@ -491,29 +467,7 @@ class StationSession:
         received: float,
         *,
         counted: bool = False,
-    ) -> _Pending:
+    ) -> Pending:
         code = error_code(self._version, failure)
         text = framing.call_error_text(uid, code, description)
-        return _Pending(ack, text, "error", uid, action, received, code, counted)
-
-    def _envelope(
-        self,
-        direction: str,
-        kind: Kind,
-        *,
-        uid: str = "",
-        action: str = "",
-        frame: str = "",
-        err: str = "",
-        flag: str = "",
-    ) -> EncodedEnvelope:
-        return self._writer.write(
-            self._ctx.clock(),
-            "in" if direction == "in" else "out",
-            kind,
-            uid=uid,
-            action=action,
-            frame=frame,
-            err=err,
-            flag=flag,
-        )
+        return Pending(ack, text, "error", uid, action, received, code, counted)

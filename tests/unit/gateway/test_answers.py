@@ -71,9 +71,7 @@ async def test_an_answer_already_acknowledged_goes_out_at_once() -> None:
     assert wire.sent == [("a", "now")]  # no task, no wake-up: during put itself
 
 
-async def test_one_that_cannot_go_at_once_hands_over_to_a_task_that_keeps_the_order() -> (
-    None
-):
+async def test_one_that_cannot_go_at_once_hands_over_to_a_task_that_keeps_the_order() -> None:
     wire = _Wire()
     queue = wire.queue()
     a, b = _Answer("a"), _Answer("b")

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from csms.infra import redis_batch
+from csms.infra import redis_batch, redis_wire
 from csms.infra.redis_batch import RedisBatcher, Script
 from tests.unit.redis_db import flushed_redis
 
@@ -33,7 +33,7 @@ async def test_concurrent_commands_share_one_write_and_each_gets_its_reply(
     for i in range(300):
         await redis.hset(f"h{i}", mapping={"status": f"s{i}"})
     batches: list[int] = []
-    real = redis_batch.replies_of
+    real = redis_wire.replies_of
 
     async def counted(client: Redis, commands: Any) -> list[object]:
         batches.append(len(commands))
@@ -51,12 +51,13 @@ async def test_concurrent_commands_share_one_write_and_each_gets_its_reply(
 async def test_a_refused_command_fails_only_its_caller(redis: Redis) -> None:
     await redis.set("text", "not a hash")
     batcher = RedisBatcher(redis)
-    ok, refused, also_ok = await asyncio.gather(
+    results: tuple[Any, ...] = await asyncio.gather(
         batcher.call("SET", "a", "1"),
         batcher.call("HGET", "text", "f"),  # WRONGTYPE
         batcher.call("GET", "a"),
         return_exceptions=True,
     )
+    ok, refused, also_ok = results
     assert ok == "OK"
     assert isinstance(refused, ResponseError) and "WRONGTYPE" in str(refused)
     assert also_ok == "1"

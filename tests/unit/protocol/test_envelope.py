@@ -145,8 +145,8 @@ def test_the_writer_writes_the_envelope_s_own_bytes(
     err: str,
     flag: str,
 ) -> None:
-    written = EnvelopeWriter(station, gw, conn, proto).write(
-        ts, direction, kind, uid=uid, action=action, frame=frame, err=err, flag=flag
+    written = EnvelopeWriter(station, gw, conn, proto, clock=lambda: ts).write(
+        direction, kind, uid=uid, action=action, frame=frame, err=err, flag=flag
     )
     event_id = decode(written.encode()).id  # random: taken from what was written
     expected = FrameEnvelope(
