@@ -7,6 +7,7 @@ action it keeps reading, so CSMS-initiated CALLs are answered at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from typing import Any
@@ -64,7 +65,13 @@ class Charger:
                     # (visible in the swarm's profile at thousands of connects per second).
                     proxy=None,
                 )
-            except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            except (
+                OSError,
+                TimeoutError,
+                websockets.InvalidHandshake,
+                # The gateway went away during the opening handshake (killed, overloaded).
+                websockets.ConnectionClosed,
+            ) as exc:
                 self.stats.failed += 1
                 self.stats.errors[f"connect:{type(exc).__name__}"] += 1
                 failures += 1
@@ -88,7 +95,10 @@ class Charger:
                 self.stats.connected_now -= 1
                 if booted:
                     self.stats.booted_now -= 1
-                await ws.close()
+                # The old socket may be dead already (a gateway killed, a reset): closing it can
+                # raise then (it does on uvloop), and this charger must still reconnect.
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await ws.close()
             failures += 1
             if time.monotonic() < self.deadline:
                 await self._sleep(_backoff(failures, self.cfg))

@@ -16,6 +16,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from csms import event_loop
 from loadtests.swarm.charger import Charger
 from loadtests.swarm.config import SwarmConfig, split_indexes
 from loadtests.swarm.report import Stats, finalize, merge_reports
@@ -85,7 +86,7 @@ async def run_chargers(cfg: SwarmConfig) -> dict[str, Any]:
 def _worker(cfg: SwarmConfig, conn: Connection) -> None:
     raise_nofile_limit()
     try:
-        conn.send(asyncio.run(run_chargers(cfg)))
+        conn.send(event_loop.run(run_chargers(cfg)))
     finally:
         conn.close()
 
@@ -96,7 +97,7 @@ def run_swarm(cfg: SwarmConfig, processes: int = 1) -> dict[str, Any]:
         raise ValueError(f"at most {MAX_PER_PROCESS} chargers per process: use more --processes")
     raise_nofile_limit()
     if processes <= 1:
-        return finalize(asyncio.run(run_chargers(cfg)))
+        return finalize(event_loop.run(run_chargers(cfg)))
     ctx = multiprocessing.get_context("fork")
     workers: list[tuple[BaseProcess, Connection]] = []
     for first, count in split_indexes(cfg.chargers, processes):

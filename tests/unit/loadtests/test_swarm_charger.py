@@ -7,6 +7,9 @@ import time
 from typing import Any
 
 import orjson
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosedError
 
 from loadtests.swarm.charger import Charger, _backoff
 from loadtests.swarm.config import SwarmConfig
@@ -95,3 +98,38 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         delays = [_backoff(failures, cfg) for _ in range(200)]
         assert all(0.5 * base <= d <= 1.5 * base for d in delays)
         assert max(delays) - min(delays) > 0.2 * base  # jittered, not lock-step
+
+
+class DeadConnection:
+    """A connection whose gateway was killed: sending, receiving and closing all fail."""
+
+    async def send(self, text: str) -> None:
+        raise ConnectionClosedError(None, None)
+
+    async def recv(self) -> str:
+        raise ConnectionClosedError(None, None)
+
+    async def close(self) -> None:
+        raise ConnectionClosedError(None, None)  # as uvloop's transport does after a reset
+
+
+async def test_a_charger_reconnects_whenever_its_socket_dies_even_in_the_handshake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connects: list[DeadConnection] = []
+
+    async def connect(*_: Any, **__: Any) -> DeadConnection:
+        connects.append(DeadConnection())
+        if len(connects) == 1:  # the gateway went away during the opening handshake
+            raise ConnectionClosedError(None, None)
+        return connects[-1]
+
+    monkeypatch.setattr(websockets, "connect", connect)  # the one the charger calls
+    cfg = SwarmConfig(
+        chargers=1, ratio_201=0.0, ramp_s=0, duration_s=0.5, backoff_min_s=0.01, backoff_max_s=0.02
+    )
+    stats = Stats()
+    await Charger(0, cfg, stats, time.monotonic()).run()  # returns at its deadline, no crash
+    assert len(connects) >= 3
+    assert stats.errors["connect:ConnectionClosedError"] == 1
+    assert stats.errors["disconnect"] == len(connects) - 1
