@@ -363,13 +363,10 @@ class StationSession:
     def _answer_now(self, pending: Pending) -> bool:
         """Send an answer whose ack is in without waiting: its out frame handed to Kafka, its
         text written. False, with nothing done, when either would have to wait."""
-        pending = self._resolved(pending)
         if not can_send_now(self._ws):
             return False
-        env = self._envelope(
-            "out", pending.kind, uid=pending.uid, action=pending.action, frame=pending.text
-        )
-        if not self._ctx.publisher.publish_unawaited_now(env):
+        pending = self._resolved(pending)
+        if not self._ctx.publisher.publish_unawaited_now(self._out_envelope(pending)):
             return False
         count_error(pending)
         send_text_now(self._ws, pending.text)
@@ -379,11 +376,7 @@ class StationSession:
     async def _send_answer(self, pending: Pending) -> None:
         """Send an answer whose ack is in, waiting for room in Kafka and on the socket."""
         pending = self._resolved(pending)
-        await self._ctx.publisher.publish_unawaited(
-            self._envelope(
-                "out", pending.kind, uid=pending.uid, action=pending.action, frame=pending.text
-            )
-        )
+        await self._ctx.publisher.publish_unawaited(self._out_envelope(pending))
         count_error(pending)
         with contextlib.suppress(ConnectionClosed):
             await send_text(self._ws, pending.text)
@@ -404,6 +397,11 @@ class StationSession:
             "frame not stored; retry",
             pending.received,
             counted=pending.counted,
+        )
+
+    def _out_envelope(self, pending: Pending) -> EncodedEnvelope:
+        return self._envelope(
+            "out", pending.kind, uid=pending.uid, action=pending.action, frame=pending.text
         )
 
     def _answered(self, pending: Pending) -> None:
