@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaException
+from confluent_kafka.admin import AdminClient
 from redis.asyncio import Redis
 
 from csms.infra.kafka import ensure_topics
@@ -85,6 +86,14 @@ async def _batches(worker: Worker) -> float:
     return 0.0
 
 
+def _two_members_hold_partitions(group: str) -> bool:
+    """The consumer group is stable with two members, each holding partitions."""
+    admin = AdminClient({"bootstrap.servers": KAFKA})
+    description = admin.describe_consumer_groups([group], request_timeout=10)[group].result()
+    held = [len(m.assignment.topic_partitions) for m in description.members]
+    return description.state == ConsumerGroupState.STABLE and len(held) == 2 and all(held)
+
+
 @pytest.fixture
 def settings() -> Settings:
     run = uuid.uuid4().hex[:8]
@@ -102,7 +111,6 @@ async def test_a_rebalance_mid_stream_leaves_the_read_model_of_a_single_fold(
     redis = Redis.from_url(REDIS_URL, decode_responses=True)
     await redis.flushdb()
     await ensure_topics(settings)
-    await asyncio.to_thread(produce, settings, FRAMES, STATIONS, settings.topics.prefix)
     frames_group = group_consumer(settings)
     billing_group = Consumer(
         {"bootstrap.servers": KAFKA, "group.id": settings.processors_billing_group}
@@ -112,6 +120,13 @@ async def test_a_rebalance_mid_stream_leaves_the_read_model_of_a_single_fold(
     first = Worker.start(settings, env, tmp_path / "first.log")
     second = Worker.start(settings, env, tmp_path / "second.log")
     try:
+        # The backlog comes once the group split the partitions between the two: produced
+        # before, a worker that joins late can find its share already folded by the other.
+        await _until(
+            "both workers hold partitions",
+            partial(_two_members_hold_partitions, settings.processors_app_id),
+        )
+        await asyncio.to_thread(produce, settings, FRAMES, STATIONS, settings.topics.prefix)
         # Both fold part of the backlog (the group split the partitions between them) ...
         for worker in (first, second):
             await _until_async("both workers fold", partial(_batches, worker))
