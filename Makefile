@@ -10,6 +10,9 @@ STACK := bash deploy/local/stack.sh
 VENV  := .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# `make fuzz`: examples per property, and seconds per coverage-guided target.
+FUZZ_EXAMPLES ?= 20000
+FUZZ_SECONDS ?= 300
 
 # Tests and benchmarks talk to the Kafka and Redis that stack.sh starts.
 KAFKA_PORT ?= 9092
@@ -25,7 +28,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench
+.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench fuzz
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -69,6 +72,10 @@ compat: install ## Grafana's ClickHouse Go client against the local endpoint (bu
 
 image-check: ## the image's runtime without Docker: locked install, pip check, imports, size
 	@bash deploy/docker/runtime_check.sh
+
+fuzz: venv ## long fuzzing: tests/fuzz with FUZZ_EXAMPLES, each atheris target FUZZ_SECONDS
+	@$(STACK) start redis
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 test-unit: venv ## unit tests only, no services
 	$(call pytest,tests/unit)

@@ -12,7 +12,7 @@ import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 
@@ -231,9 +231,11 @@ def decode(raw: bytes) -> FrameEnvelope:
         raise EnvelopeError(f"missing fields: {', '.join(missing)}")
     if d["v"] != ENVELOPE_VERSION:
         raise EnvelopeError(f"unsupported envelope version {d['v']!r}")
-    if d["dir"] not in DIRECTIONS:
+    # Strings first: a list or an object is unhashable and would raise TypeError in the sets
+    # (found by tests/fuzz/test_fuzz_envelope.py).
+    if not isinstance(d["dir"], str) or d["dir"] not in DIRECTIONS:
         raise EnvelopeError(f"invalid dir {d['dir']!r}")
-    if d["kind"] not in KINDS:
+    if not isinstance(d["kind"], str) or d["kind"] not in KINDS:
         raise EnvelopeError(f"invalid kind {d['kind']!r}")
     if not isinstance(d["ts"], int):
         raise EnvelopeError("ts must be epoch milliseconds (integer)")
@@ -244,8 +246,8 @@ def decode(raw: bytes) -> FrameEnvelope:
         gw=str(d["gw"]),
         conn=str(d["conn"]),
         proto=str(d["proto"]),
-        dir=d["dir"],
-        kind=d["kind"],
+        dir=cast(Direction, d["dir"]),  # checked above
+        kind=cast(Kind, d["kind"]),
         uid=str(d["uid"]),
         action=str(d["action"]),
         frame=str(d.get("frame", "")),

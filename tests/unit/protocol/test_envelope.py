@@ -169,3 +169,18 @@ def test_the_writer_writes_the_envelope_s_own_bytes(
     assert written.headers() == expected.headers()
     assert (written.kind, written.station) == (kind, station)
     assert event_id[:12] == f"{ts:012x}" and len(event_id) == 28
+
+
+@pytest.mark.parametrize("field", ["dir", "kind"])
+@pytest.mark.parametrize("value", [[], {}, ["in"], {"call": 1}])
+def test_a_dir_or_kind_that_is_not_a_string_is_refused_not_a_crash(
+    field: str, value: object
+) -> None:
+    """Regression (tests/fuzz): an unhashable value raised TypeError out of decode()."""
+    fields = {
+        "v": ENVELOPE_VERSION, "id": "e", "ts": 1, "station": "s", "gw": "g", "conn": "c",
+        "proto": "ocpp1.6", "dir": "in", "kind": "call", "uid": "u", "action": "Heartbeat",
+    }  # fmt: skip
+    fields[field] = value
+    with pytest.raises(EnvelopeError, match=f"invalid {field}"):
+        decode(orjson.dumps(fields))
