@@ -192,6 +192,9 @@ class Settings:
     # `csms up` mints one in Redis and prints it. Kept out of repr: settings may be logged.
     api_token: str = field(default="", repr=False)
     api_command_timeout_s: float = 30.0  # how long a command waits for the station by default
+    # Request bodies above this are refused 413 before they are read whole (the largest real
+    # ones, a local authorization list or a tariff, stay far below).
+    api_max_body_bytes: int = 4 * 1024 * 1024
     # The frames consumer's group (the offsets of ocpp.frames and csms.policy); the billing's
     # is `processors_billing_group`, faust's (timers, leader election) `processors_faust_app_id`.
     processors_app_id: str = "csms-processors"
@@ -327,6 +330,7 @@ class Settings:
             api_port=_env_int("API_PORT", base.api_port),
             api_token=_env("CSMS_API_TOKEN", base.api_token),
             api_command_timeout_s=_env_float("API_COMMAND_TIMEOUT_S", base.api_command_timeout_s),
+            api_max_body_bytes=_env_int("API_MAX_BODY_BYTES", base.api_max_body_bytes),
             processors_app_id=_env("PROCESSORS_APP_ID", base.processors_app_id),
             processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
             processors_batch_max=_env_int("PROCESSORS_BATCH_MAX", base.processors_batch_max),

@@ -97,6 +97,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
     )
     app.state.settings = settings
     app.state.store = ReadModelStore(client)
