@@ -10,6 +10,9 @@ STACK := bash deploy/local/stack.sh
 VENV  := .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# `make chaos`: rounds of every fault, chargers under load.
+CHAOS_ROUNDS ?= 3
+CHAOS_FLEET ?= 40
 # `make fuzz`: examples per property, and seconds per coverage-guided target.
 FUZZ_EXAMPLES ?= 20000
 FUZZ_SECONDS ?= 300
@@ -28,7 +31,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench fuzz
+.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench chaos fuzz
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -72,6 +75,10 @@ compat: install ## Grafana's ClickHouse Go client against the local endpoint (bu
 
 image-check: ## the image's runtime without Docker: locked install, pip check, imports, size
 	@bash deploy/docker/runtime_check.sh
+
+chaos: install ## faults under load (kill -9, SIGSTOP, Kafka/Redis restarts), checks, .local/chaos.json
+	@mkdir -p .local
+	$(VENV)/bin/python -m loadtests.faults --rounds $(CHAOS_ROUNDS) --fleet $(CHAOS_FLEET) --json .local/chaos.json
 
 fuzz: venv ## long fuzzing: tests/fuzz with FUZZ_EXAMPLES, each atheris target FUZZ_SECONDS
 	@$(STACK) start redis

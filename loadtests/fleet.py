@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v21 import ChargePoint as ChargePoint21
@@ -64,7 +65,10 @@ class FleetRecord:
 
 
 class _Lost(Exception):
-    """The connection died (or the CALL got no answer in time): reconnect and send again."""
+    """The connection died, the CALL got no answer in time, or a CALLERROR instead of an answer
+    (the CSMS could not make it durable, e.g. Kafka down: InternalError): reconnect and send
+    again, as firmware retries a transaction message (1.6 §4.7, 2.0.1 E04). Before, a CALLERROR
+    escaped and ended the charger's loop: a charger silenced by the fault it was to survive."""
 
 
 def _now() -> str:
@@ -88,7 +92,7 @@ class _Link:
             raise _Lost("connection closed")
         try:
             return call.result()
-        except (TimeoutError, websockets.ConnectionClosed) as exc:
+        except (TimeoutError, websockets.ConnectionClosed, OCPPError) as exc:
             raise _Lost(repr(exc)) from exc
 
     async def close(self) -> None:

@@ -1,20 +1,22 @@
-"""`kill -9` each CSMS service under load from real chargers, watch it come back by itself, and
-check afterwards that nothing was lost.
+"""Faults under load from real chargers (`make chaos`): each CSMS service killed (`kill -9`),
+the gateway paused (SIGSTOP), Redis and Kafka restarted; each part watched until it is back
+and does its job again, and afterwards checked that nothing was lost.
 
-    python -m loadtests.faults --rounds 5 --fleet 20            # docs/benchmarks.md "Faults"
-    python -m loadtests.faults --rounds 1 --fleet 12 --json out.json
+    python -m loadtests.faults --rounds 3 --fleet 40 --json .local/chaos.json   # make chaos
+    python -m loadtests.faults --faults "kill gateway,restart kafka" --rounds 1 --fleet 8
 
-It runs a `csms up` of its own (its own ports, topic prefix, Redis database and state folder, on
-the Kafka and Redis that `make test` / `make up` started) and a fleet of resilient chargers
-(loadtests.fleet: 1.6, 2.0.1 and 2.1, charging in a loop, retrying what was not answered). Each
-round kills the gateway, then the processors, then the analytics sink, then the API, one at a
-time, and measures for each:
+It runs a Kafka and a Redis of its own (loadtests.faults.infra: stack.sh with private ports and
+state, so restarting them touches nobody else's), a `csms up` of its own on them (its own ports,
+topic prefix and state folder) and a fleet of resilient chargers (loadtests.fleet: 1.6, 2.0.1
+and 2.1, charging in a loop, retrying what was not answered). Each round injects every fault
+chosen, one at a time, and measures for each:
 
-* back: kill -> its health endpoint answers again (the supervisor restarted it);
-* recovered: kill -> it does its job again, end to end - gateway: every station was served after
-  the kill; processors: a session finished after the kill is `ended` with its final bill in the
-  API; analytics: a frame received after the kill is queryable in ClickHouse; API: it lists
-  stations.
+* back: the fault -> the part answers again (killed: the supervisor restarted it; paused: the
+  pause is over; restarted: Kafka or Redis is up again);
+* recovered: the fault -> every part it touched does its job again, end to end - gateway: every
+  station was served after the fault; processors: a session finished after it is `ended` with
+  its final bill in the API; analytics: a frame received after it is queryable in ClickHouse;
+  API: it lists stations (a restart of Kafka or Redis touches all four).
 
 Then the fleet finishes the sessions it has going and the checks run:
 
@@ -27,13 +29,17 @@ Then the fleet finishes the sessions it has going and the checks run:
 
 Traffic goes to loopback only; the run is bounded by --rounds and the deadlines below.
 
-The modules: stack (the `csms up` of its own, LocalStack), run (run_faults: the kill and recover
-loop), report (Report, Recovery), checks (the checks after the run) and cli (the command line,
-`__main__`).
+The modules: infra (the private Kafka and Redis), stack (the `csms up` of its own, LocalStack),
+run (run_faults: the inject and recover loop, FAULTS), report (Report, Recovery), checks (the
+checks after the run) and cli (the command line, `__main__`).
 """
 
+from loadtests.faults.infra import PrivateInfra
 from loadtests.faults.report import Recovery, Report
-from loadtests.faults.run import run_faults
+from loadtests.faults.run import FAULTS, KILLS, run_faults
 from loadtests.faults.stack import SERVICES, LocalStack
 
-__all__ = ["SERVICES", "LocalStack", "Recovery", "Report", "run_faults"]
+__all__ = [
+    "FAULTS", "KILLS", "SERVICES", "LocalStack", "PrivateInfra", "Recovery", "Report",
+    "run_faults",
+]  # fmt: skip

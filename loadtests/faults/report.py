@@ -6,12 +6,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtests.faults.stack import SERVICES
-
 
 @dataclass
 class Recovery:
-    service: str
+    fault: str  # "kill gateway", "pause gateway", "restart kafka", …
     round: int
     back_s: float
     recovered_s: float
@@ -46,11 +44,11 @@ class Report:
         )
 
     def summary(self) -> dict[str, Any]:
-        by_service: dict[str, Any] = {}
-        for service in SERVICES:
-            runs = [r for r in self.recoveries if r.service == service]
+        by_fault: dict[str, Any] = {}
+        for fault in dict.fromkeys(r.fault for r in self.recoveries):
+            runs = [r for r in self.recoveries if r.fault == fault]
             if runs:
-                by_service[service] = {
+                by_fault[fault] = {
                     "runs": len(runs),
                     "back_p50_s": round(statistics.median(r.back_s for r in runs), 2),
                     "back_max_s": round(max(r.back_s for r in runs), 2),
@@ -60,7 +58,7 @@ class Report:
         share = 100.0 * self.sessions_ok / self.sessions if self.sessions else 0.0
         return {
             "ok": self.ok,
-            "recovery": by_service,
+            "recovery": by_fault,
             "sessions": self.sessions,
             "sessions_ended_right_pct": round(share, 2),
             "answered_calls": self.answered_calls,

@@ -1,5 +1,6 @@
-"""The run: the stack and the fleet started, each service killed (`kill -9`) and watched until
-it is back and does its job again, a SIGTERM under load timed, then the checks."""
+"""The run: the stack and the fleet started, each fault injected (a service killed with
+`kill -9` or paused with SIGSTOP, Kafka or Redis restarted) and watched until every part is
+back and does its job again, a SIGTERM under load timed, then the checks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -19,17 +22,32 @@ from loadtests.faults.checks import (
     read_fleet_frames,
     session_problem,
 )
+from loadtests.faults.infra import PrivateInfra
 from loadtests.faults.report import Recovery, Report
 from loadtests.faults.stack import DEADLINE_S, SERVICES, LocalStack, api_client
 from loadtests.fleet import FleetCharger, FleetRecord, make_fleet, until_connected
 
+KILLS = tuple(f"kill {service}" for service in SERVICES)
+# Every fault the run knows, in the order a full run injects them.
+FAULTS = (*KILLS, "pause gateway", "restart redis", "restart kafka")
 TARIFF = {"id": "fault-flat", "currency": "EUR", "energy_per_kwh": "0.40", "session_fee": "0.50"}
 
 
 async def run_faults(
-    stack: LocalStack, *, rounds: int, fleet_size: int, settle_s: float = 3.0
+    stack: LocalStack,
+    *,
+    rounds: int,
+    fleet_size: int,
+    settle_s: float = 3.0,
+    faults: Sequence[str] = KILLS,
+    infra: PrivateInfra | None = None,
+    pause_s: float = 30.0,
 ) -> Report:
-    """Start the stack and the fleet, kill each service `rounds` times, then check."""
+    """Start the stack and the fleet, inject each fault `rounds` times, then check. Restarting
+    Kafka or Redis needs the run's own (`infra`): nobody else's is touched."""
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown or (infra is None and any(f.startswith("restart") for f in faults)):
+        raise ValueError(f"faults {unknown or list(faults)}: restarts need a PrivateInfra")
     report = Report()
     record = FleetRecord()
     await stack.start()
@@ -41,8 +59,9 @@ async def run_faults(
         await until_connected(fleet, DEADLINE_S)
         await asyncio.sleep(settle_s)
         for n in range(1, rounds + 1):
-            for service in SERVICES:
-                report.recoveries.append(await _kill_and_watch(stack, fleet, record, service, n))
+            for fault in faults:
+                watched = await _inject_and_watch(stack, fleet, record, fault, n, infra, pause_s)
+                report.recoveries.append(watched)
                 await asyncio.sleep(settle_s)
         for service in SERVICES:
             report.sigterm_stop_s[service] = await _sigterm(stack, service)
@@ -69,27 +88,68 @@ async def _assign_tariff(stack: LocalStack) -> None:
         assert assigned.status_code == 200, assigned.text
 
 
-async def _kill_and_watch(
-    stack: LocalStack, fleet: list[FleetCharger], record: FleetRecord, service: str, n: int
+async def _inject_and_watch(
+    stack: LocalStack,
+    fleet: list[FleetCharger],
+    record: FleetRecord,
+    fault: str,
+    n: int,
+    infra: PrivateInfra | None,
+    pause_s: float,
 ) -> Recovery:
+    """Inject `fault`; back: until the part answers again; recovered: until it does its job."""
+    action, part = fault.split(" ", 1)
+    started, started_wall_ms = time.monotonic(), int(time.time() * 1000)
+    if action == "kill":
+        await _kill(stack, part)
+    elif action == "pause":
+        await _pause(stack, part, pause_s)
+    else:
+        assert infra is not None  # run_faults checked it
+        await asyncio.to_thread(infra.restart, part)
+    back_s = time.monotonic() - started
+    whole_stack = ("gateway", "processors", "analytics", "api") if action == "restart" else (part,)
+    for service in whole_stack:
+        await stack.until(partial(stack.healthy, service), f"{service} healthy after {fault}")
+        probe = _probes(stack, fleet, record, started, started_wall_ms)[service]
+        await stack.until(probe, f"{service} recovered after {fault}")
+    return Recovery(fault, n, round(back_s, 2), round(time.monotonic() - started, 2))
+
+
+async def _kill(stack: LocalStack, service: str) -> None:
+    """`kill -9`; returns once the supervisor restarted it and it answers its health URL."""
     pid = stack.child_pid(service)
     assert pid is not None, f"no pid for {service}"
-    killed_at, killed_wall_ms = time.monotonic(), int(time.time() * 1000)
     os.kill(pid, signal.SIGKILL)
 
     async def back() -> bool:
         new = stack.child_pid(service)
         return new is not None and new != pid and await stack.healthy(service)
 
-    back_s = await stack.until(back, f"{service} restarted")
-    probes = {
-        "gateway": lambda: _all_served_since(fleet, record, killed_at),
-        "processors": lambda: _a_session_billed_since(stack, record, killed_at),
-        "analytics": lambda: _a_frame_queryable_since(stack, killed_wall_ms),
+    await stack.until(back, f"{service} restarted")
+
+
+async def _pause(stack: LocalStack, service: str, seconds: float) -> None:
+    """SIGSTOP for `seconds` (a hung process, a stalled VM), then SIGCONT."""
+    pid = stack.child_pid(service)
+    assert pid is not None, f"no pid for {service}"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _probes(
+    stack: LocalStack, fleet: list[FleetCharger], record: FleetRecord, t: float, wall_ms: int
+) -> dict[str, Callable[[], Awaitable[bool]]]:
+    """Per service, whether it does its job again since `t` (monotonic) / `wall_ms`."""
+    return {
+        "gateway": lambda: _all_served_since(fleet, record, t),
+        "processors": lambda: _a_session_billed_since(stack, record, t),
+        "analytics": lambda: _a_frame_queryable_since(stack, wall_ms),
         "api": lambda: _api_answers(stack),
     }
-    await stack.until(probes[service], f"{service} recovered")
-    return Recovery(service, n, back_s, time.monotonic() - killed_at)
 
 
 async def _sigterm(stack: LocalStack, service: str) -> float:
@@ -124,7 +184,11 @@ def _gone(pid: int) -> bool:
 
 
 async def _all_served_since(fleet: list[FleetCharger], record: FleetRecord, t: float) -> bool:
-    return all(record.last_ok.get(c.station, 0.0) > t for c in fleet)
+    waiting = sorted(c.station for c in fleet if record.last_ok.get(c.station, 0.0) <= t)
+    if waiting and _last_problem.get("gateway") != str(waiting):
+        _last_problem["gateway"] = str(waiting)  # shown when it changes: a stuck wait says who
+        print(f"faults: not served since the fault: {', '.join(waiting)}", flush=True)
+    return not waiting
 
 
 async def _a_session_billed_since(stack: LocalStack, record: FleetRecord, t: float) -> bool:
@@ -132,7 +196,14 @@ async def _a_session_billed_since(stack: LocalStack, record: FleetRecord, t: flo
     if not later:
         return False
     async with api_client(stack) as api:
-        return await session_problem(api, later[0]) == ""
+        problem = await session_problem(api, later[0])
+    if problem and _last_problem.get(later[0].station) != problem:
+        _last_problem[later[0].station] = problem  # shown once, so a stuck wait says why
+        print(f"faults: {later[0].station}/{later[0].transaction_id}: {problem}", flush=True)
+    return problem == ""
+
+
+_last_problem: dict[str, str] = {}
 
 
 async def _a_frame_queryable_since(stack: LocalStack, wall_ms: int) -> bool:

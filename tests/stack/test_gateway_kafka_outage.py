@@ -34,15 +34,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from csms.envelope import decode
+from loadtests.faults.infra import PrivateInfra
 from services.gateway.publisher import DEFAULT_MAX_INFLIGHT
 
 pytestmark = pytest.mark.stack
 
-REPO = Path(__file__).resolve().parents[2]
-STACK_SH = REPO / "deploy" / "local" / "stack.sh"
-KAFKA_PORT = 29192
-KAFKA_CONTROLLER_PORT = 29193
-REDIS_PORT = 26479  # never started: only stack.sh's port bookkeeping sees it
+KAFKA_PORT = 29192  # its controller on the next port
 GATEWAY_PORT = 19700
 REDIS_URL = "redis://127.0.0.1:6379/9"
 BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
@@ -74,49 +71,14 @@ class Samples:
 # -- private Kafka ----------------------------------------------------------------------------
 
 
-def _stack(state: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "CSMS_LOCAL_DIR": str(state),
-        "KAFKA_PORT": str(KAFKA_PORT),
-        "KAFKA_CONTROLLER_PORT": str(KAFKA_CONTROLLER_PORT),
-        "REDIS_PORT": str(REDIS_PORT),
-        "GATEWAY_PORT": str(GATEWAY_PORT),
-        # stack.sh passes these to the JVM as they are: C1 only starts the broker much faster.
-        "KAFKA_HEAP_OPTS": "-Xms128m -Xmx512m -XX:TieredStopAtLevel=1",
-    }
-    env.pop("KAFKA_BOOTSTRAP", None)
-    env.pop("REDIS_URL", None)
-    proc = subprocess.run(
-        ["bash", str(STACK_SH), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,  # its output is in the error below
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"stack.sh {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-
-
-def _share_kafka_jars(state: Path) -> None:
-    """Reuse the jars of the developer's stack (a symlink; `wipe` removes the link only) so the
-    private broker does not run Maven again."""
-    local = Path(os.environ.get("CSMS_LOCAL_DIR", REPO / ".local")) / "kafka" / "libs"
-    if (local / ".complete").exists():
-        (state / "kafka").mkdir(parents=True, exist_ok=True)
-        (state / "kafka" / "libs").symlink_to(local.resolve())
-
-
 @pytest.fixture
-def private_kafka(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "kafka-state"
-    _share_kafka_jars(state)
+def private_kafka(tmp_path: Path) -> Iterator[PrivateInfra]:
+    infra = PrivateInfra(tmp_path / "kafka-state", KAFKA_PORT)  # its Redis is never started
     try:
-        _stack(state, "start", "kafka")
-        yield state
+        infra.stack("start", "kafka")
+        yield infra
     finally:
-        _stack(state, "wipe")
+        infra.wipe()
 
 
 # -- gateway process --------------------------------------------------------------------------
@@ -133,7 +95,7 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(private_kafka: Path, tmp_path: Path) -> Iterator[Gateway]:
+def gateway(private_kafka: PrivateInfra, tmp_path: Path) -> Iterator[Gateway]:
     prefix = f"outage-{uuid.uuid4().hex[:8]}."
     env = {
         **os.environ,
@@ -331,7 +293,7 @@ async def _wait_inflight_zero() -> float | None:
 
 
 async def test_acknowledged_calls_survive_a_kafka_restart_exactly_once(
-    gateway: Gateway, private_kafka: Path
+    gateway: Gateway, private_kafka: PrivateInfra
 ) -> None:
     ledger, samples = Ledger(), Samples()
     stop_load, stop_watch = asyncio.Event(), asyncio.Event()
@@ -346,11 +308,11 @@ async def test_acknowledged_calls_survive_a_kafka_restart_exactly_once(
     answered_before_outage = len(ledger.results)
 
     t0 = time.monotonic()
-    await asyncio.to_thread(_stack, private_kafka, "stop", "kafka")
+    await asyncio.to_thread(private_kafka.stack, "stop", "kafka")
     print(f"kafka stopped in {time.monotonic() - t0:.1f}s, {len(ledger.results)} answered")
     outage_started = len(samples.inflight)
     await asyncio.sleep(OUTAGE_S)
-    await asyncio.to_thread(_stack, private_kafka, "start", "kafka")  # load keeps running
+    await asyncio.to_thread(private_kafka.stack, "start", "kafka")  # load keeps running
     outage_ended = len(samples.inflight)
     kafka_back = time.monotonic()
     print(f"kafka back after {kafka_back - t0:.1f}s, {len(ledger.results)} answered")
