@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import redis as redis_sync
@@ -56,14 +57,35 @@ def start_gateway(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 def register_stations(redis_url: str, stations: Iterable[str], password: str) -> redis_sync.Redis:
     """An emptied Redis DB with `stations` Accepted and `password` set; the caller closes it."""
+    return register_passwords(redis_url, dict.fromkeys(stations, password))
+
+
+def register_passwords(redis_url: str, passwords: Mapping[str, str]) -> redis_sync.Redis:
+    """An emptied Redis DB with each station of `passwords` Accepted and its password set."""
     client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
     client.flushdb()
-    for station in stations:
+    for station, password in passwords.items():
         client.hset(
             f"csms:registry:{station}",
             mapping={"status": "Accepted", "password_hash": hash_password(password)},
         )
     return client
+
+
+@contextlib.contextmanager
+def running_gateway(
+    env: Mapping[str, str], log: Path, registry: redis_sync.Redis
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`start_gateway`; afterwards killed, and the Redis DB of `registry` emptied and closed."""
+    proc = start_gateway(env, log)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        registry.flushdb()
+        registry.close()
 
 
 def stop_processes(*procs: subprocess.Popen[bytes], within_s: float = 60) -> None:

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from csms.envelope import FrameEnvelope
-from tests.stack.gateway_process import gateway_env, register_stations, start_gateway
+from tests.stack.gateway_process import gateway_env, register_stations, running_gateway
 from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
@@ -46,15 +46,8 @@ def gateway(
         "gw-frontdoor", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
         GATEWAY_ADMISSION="closed", GATEWAY_DRAIN_WINDOW_S="1.0",
     )  # fmt: skip
-    proc = start_gateway(env, log)
-    try:
+    with running_gateway(env, log, r) as proc:
         yield proc, prefix, log
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        r.flushdb()
-        r.close()
 
 
 async def _boot(ws: ClientConnection, uid: str = "b") -> dict[str, object]:

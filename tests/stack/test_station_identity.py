@@ -7,19 +7,16 @@ frame in Kafka carries the station that authenticated."""
 from __future__ import annotations
 
 import base64
-import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import orjson
 import pytest
-import redis as redis_sync
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from csms.security.passwords import hash_password
-from tests.stack.gateway_process import gateway_env, start_gateway
+from tests.stack.gateway_process import gateway_env, register_passwords, running_gateway
 from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
@@ -36,26 +33,15 @@ def _auth(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    r = redis_sync.Redis.from_url(REDIS_URL, decode_responses=True)
-    r.flushdb()
-    for station, password in PASSWORDS.items():
-        r.hset(f"csms:registry:{station}", "status", "Accepted")
-        r.hset(f"csms:registry:{station}", "password_hash", hash_password(password))
+    registry = register_passwords(REDIS_URL, PASSWORDS)
     prefix = f"test-ident-{uuid.uuid4().hex[:8]}."
     log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
     env = gateway_env(
         "gw-identity", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
         GATEWAY_ADMISSION="closed", GATEWAY_REQUIRE_AUTH="true",
     )  # fmt: skip
-    proc: subprocess.Popen[bytes] = start_gateway(env, log)
-    try:
+    with running_gateway(env, log, registry):
         yield prefix
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        r.flushdb()
-        r.close()
 
 
 def _connect(path: str, headers: dict[str, str] | None = None) -> connect:
