@@ -179,9 +179,8 @@ def route_frame(raw: bytes | None, flatten_fn: Flatten = flatten) -> Routed:
     try:
         env = decode(raw)
         archived = frame_row(env)
-    except (EnvelopeError, RowError, TypeError) as exc:
+    except (EnvelopeError, RowError) as exc:
         # Nothing trustworthy to archive without a valid envelope (no id to deduplicate on).
-        # TypeError: decode() looks `dir` and `kind` up in sets, and a list is unhashable.
         return Routed(problem="bad_envelope", detail=str(exc))
     routed = Routed(rows={OCPP_FRAMES.name: [archived]})
     try:
