@@ -14,7 +14,7 @@ from pathlib import Path
 from loadtests import faults
 from loadtests.faults.infra import PrivateInfra
 from loadtests.faults.report import Report
-from loadtests.faults.run import FAULTS, run_faults
+from loadtests.faults.run import FAULTS, run_faults, unknown_faults
 from loadtests.faults.stack import LocalStack
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the full report here")
     args = parser.parse_args()
     chosen = FAULTS if args.faults == "all" else tuple(f.strip() for f in args.faults.split(","))
-    if unknown := [f for f in chosen if f not in FAULTS]:
+    if unknown := unknown_faults(chosen):
         parser.error(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
 
     async def go() -> Report:

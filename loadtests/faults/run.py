@@ -45,9 +45,10 @@ async def run_faults(
 ) -> Report:
     """Start the stack and the fleet, inject each fault `rounds` times, then check. Restarting
     Kafka or Redis needs the run's own (`infra`): nobody else's is touched."""
-    unknown = [f for f in faults if f not in FAULTS]
-    if unknown or (infra is None and any(f.startswith("restart") for f in faults)):
-        raise ValueError(f"faults {unknown or list(faults)}: restarts need a PrivateInfra")
+    if unknown := unknown_faults(faults):
+        raise ValueError(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
+    if infra is None and any(f.startswith("restart") for f in faults):
+        raise ValueError(f"faults {list(faults)}: restarting Kafka or Redis needs a PrivateInfra")
     report = Report()
     record = FleetRecord()
     await stack.start()
@@ -79,6 +80,10 @@ async def run_faults(
     return report
 
 
+def unknown_faults(faults: Sequence[str]) -> list[str]:
+    return [f for f in faults if f not in FAULTS]
+
+
 async def _assign_tariff(stack: LocalStack) -> None:
     async with api_client(stack) as api:
         created = await api.post("/api/v1/tariffs", json=TARIFF)
@@ -108,11 +113,10 @@ async def _inject_and_watch(
         assert infra is not None  # run_faults checked it
         await asyncio.to_thread(infra.restart, part)
     back_s = time.monotonic() - started
-    whole_stack = ("gateway", "processors", "analytics", "api") if action == "restart" else (part,)
-    for service in whole_stack:
+    probes = _probes(stack, fleet, record, started, started_wall_ms)
+    for service in SERVICES if action == "restart" else (part,):  # a restart touches them all
         await stack.until(partial(stack.healthy, service), f"{service} healthy after {fault}")
-        probe = _probes(stack, fleet, record, started, started_wall_ms)[service]
-        await stack.until(probe, f"{service} recovered after {fault}")
+        await stack.until(probes[service], f"{service} recovered after {fault}")
     return Recovery(fault, n, round(back_s, 2), round(time.monotonic() - started, 2))
 
 
@@ -121,12 +125,7 @@ async def _kill(stack: LocalStack, service: str) -> None:
     pid = stack.child_pid(service)
     assert pid is not None, f"no pid for {service}"
     os.kill(pid, signal.SIGKILL)
-
-    async def back() -> bool:
-        new = stack.child_pid(service)
-        return new is not None and new != pid and await stack.healthy(service)
-
-    await stack.until(back, f"{service} restarted")
+    await stack.until(partial(_restarted, stack, service, pid), f"{service} restarted")
 
 
 async def _pause(stack: LocalStack, service: str, seconds: float) -> None:
@@ -161,13 +160,16 @@ async def _sigterm(stack: LocalStack, service: str) -> float:
     os.kill(pid, signal.SIGTERM)
     await stack.until(lambda: _exited(pid), f"{service} stopped after SIGTERM")
     stopped = time.monotonic() - sent
-
-    async def back() -> bool:
-        new = stack.child_pid(service)
-        return new is not None and new != pid and await stack.healthy(service)
-
-    await stack.until(back, f"{service} restarted after SIGTERM")
+    await stack.until(
+        partial(_restarted, stack, service, pid), f"{service} restarted after SIGTERM"
+    )
     return round(stopped, 2)
+
+
+async def _restarted(stack: LocalStack, service: str, old_pid: int) -> bool:
+    """The supervisor runs `service` in a new process, and it answers its health URL."""
+    new = stack.child_pid(service)
+    return new is not None and new != old_pid and await stack.healthy(service)
 
 
 async def _exited(pid: int) -> bool:
@@ -185,9 +187,8 @@ def _gone(pid: int) -> bool:
 
 async def _all_served_since(fleet: list[FleetCharger], record: FleetRecord, t: float) -> bool:
     waiting = sorted(c.station for c in fleet if record.last_ok.get(c.station, 0.0) <= t)
-    if waiting and _last_problem.get("gateway") != str(waiting):
-        _last_problem["gateway"] = str(waiting)  # shown when it changes: a stuck wait says who
-        print(f"faults: not served since the fault: {', '.join(waiting)}", flush=True)
+    if waiting:
+        _say("gateway", f"not served since the fault: {', '.join(waiting)}")
     return not waiting
 
 
@@ -197,13 +198,19 @@ async def _a_session_billed_since(stack: LocalStack, record: FleetRecord, t: flo
         return False
     async with api_client(stack) as api:
         problem = await session_problem(api, later[0])
-    if problem and _last_problem.get(later[0].station) != problem:
-        _last_problem[later[0].station] = problem  # shown once, so a stuck wait says why
-        print(f"faults: {later[0].station}/{later[0].transaction_id}: {problem}", flush=True)
+    if problem:
+        _say("processors", f"{later[0].station}/{later[0].transaction_id}: {problem}")
     return problem == ""
 
 
-_last_problem: dict[str, str] = {}
+_said: dict[str, str] = {}  # what each probe said last
+
+
+def _say(probe: str, what: str) -> None:
+    """Print what a probe still waits for, when it changed: a stuck wait says who and why."""
+    if _said.get(probe) != what:
+        _said[probe] = what
+        print(f"faults: {what}", flush=True)
 
 
 async def _a_frame_queryable_since(stack: LocalStack, wall_ms: int) -> bool:
