@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from hypothesis import given
@@ -18,25 +18,13 @@ from hypothesis import strategies as st
 
 from csms.envelope import FrameEnvelope
 from csms.infra.memory_redis import MemoryRedis
-from csms.projections.stores import RedisClient
-from csms.projections.wiring import build_processors
-from csms.settings import Settings, Topics
-from services.replay.fold import Fold, PolicyInterleave, Record, fold_all
+from services.replay.fold import Fold
 from tests.fuzz.budget import fuzz_settings
 from tests.fuzz.json_values import json_values
 from tests.unit.replay.corpus import corpus
+from tests.unit.replay.folding import TOPICS, ListOutputs, fold_into
 
-TOPICS = Topics(prefix="fuzz.")
-SETTINGS = Settings(topics=TOPICS)
 CORPUS = corpus("fuzz", stations=1)
-
-
-class _Outputs:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
-
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.sent.append((topic, key, value))
 
 
 def _replace_leaf(value: Any, path: list[int], new: Any) -> Any:
@@ -83,23 +71,20 @@ def frame_sequences(draw: st.DrawFn) -> list[FrameEnvelope]:
     return out
 
 
-def fold(envs: list[FrameEnvelope]) -> tuple[Fold, MemoryRedis, _Outputs]:
-    memory, outputs = MemoryRedis(), _Outputs()
-    processors = build_processors(SETTINGS, outputs, lambda _: cast(RedisClient, memory))
-    the_fold = Fold(processors)
-    records = [Record(TOPICS.frames, e.key(), e.ts, i, e.encode()) for i, e in enumerate(envs)]
-    asyncio.run(fold_all(the_fold, iter([records]), PolicyInterleave([])))
-    return the_fold, memory, outputs
+def fold(envs: list[FrameEnvelope]) -> tuple[Fold, ListOutputs]:
+    """`envs` folded in memory by the processors' own steps: the fold and what it published."""
+    outputs, the_fold = asyncio.run(fold_into(MemoryRedis(), envs))
+    return the_fold, outputs
 
 
-def _transactions(outputs: _Outputs) -> list[dict[str, Any]]:
+def _transactions(outputs: ListOutputs) -> list[dict[str, Any]]:
     """The transaction snapshots published (the topic also carries the 2.0.1-style events)."""
     published = (orjson.loads(v) for t, _, v in outputs.sent if t == TOPICS.transactions)
     return [tx for tx in published if tx.get("type") == "transaction"]
 
 
 def test_the_unmutated_corpus_folds_cleanly() -> None:
-    the_fold, _, outputs = fold(CORPUS)
+    the_fold, outputs = fold(CORPUS)
     assert the_fold.stats.failed == {} and the_fold.stats.fatal == []
     assert {tx["state"] for tx in _transactions(outputs)} >= {"active", "ended"}
 
@@ -107,7 +92,7 @@ def test_the_unmutated_corpus_folds_cleanly() -> None:
 @fuzz_settings(scale=0.5)
 @given(frame_sequences())
 def test_any_sequence_of_frames_folds_without_a_step_raising(envs: list[FrameEnvelope]) -> None:
-    the_fold, _, outputs = fold(envs)
+    the_fold, outputs = fold(envs)
     assert the_fold.stats.failed == {}, the_fold.stats
     assert the_fold.stats.fatal == []
     ended: set[str] = set()

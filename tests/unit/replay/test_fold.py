@@ -4,7 +4,6 @@ read model is exactly the one folding straight into Redis writes, with the same 
 from __future__ import annotations
 
 import fnmatch
-from typing import cast
 
 import orjson
 import pytest
@@ -16,37 +15,11 @@ from csms.envelope import FrameEnvelope
 from csms.infra import redis_keys
 from csms.infra.memory_redis import MemoryRedis, write_to
 from csms.infra.redis_dump import snapshot
-from csms.projections.stores import RedisClient
 from csms.projections.wiring import build_processors
-from csms.settings import Settings, Topics
 from services.replay.fold import Fold, PolicyInterleave, Record, fold_all
 from tests.unit.domain.builders import T0, Session, transaction_event
 from tests.unit.replay.corpus import corpus
-
-TOPICS = Topics(prefix="unit-replay.")
-SETTINGS = Settings(topics=TOPICS)
-
-
-class ListOutputs:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
-
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.sent.append((topic, key, value))
-
-
-def records(envs: list[FrameEnvelope], topic: str = TOPICS.frames) -> list[Record]:
-    return [Record(topic, e.key(), e.ts, i, e.encode()) for i, e in enumerate(envs)]
-
-
-async def fold_into(
-    client: object, envs: list[FrameEnvelope], policy: tuple[FrameEnvelope, ...] = ()
-) -> tuple[ListOutputs, Fold]:
-    outputs = ListOutputs()
-    fold = Fold(build_processors(SETTINGS, outputs, lambda _: cast(RedisClient, client)))
-    decisions = PolicyInterleave(records(list(policy), TOPICS.policy))
-    await fold_all(fold, iter([records(envs)]), decisions)
-    return outputs, fold
+from tests.unit.replay.folding import SETTINGS, TOPICS, ListOutputs, fold_into, records
 
 
 def open_session(station: str) -> tuple[list[FrameEnvelope], FrameEnvelope]:

@@ -8,7 +8,7 @@ from csms.infra import redis_keys as keys
 from csms.infra.redis_dump import snapshot
 from services.replay.wipe import read_model_keys, wipe_read_model
 from tests.unit.replay.corpus import corpus
-from tests.unit.replay.test_fold import fold_into
+from tests.unit.replay.folding import fold_into
 
 KEPT = {
     keys.TX16_SEQUENCE: "string",
