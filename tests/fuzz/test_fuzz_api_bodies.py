@@ -4,7 +4,6 @@ route of its OpenAPI document (a new route is fuzzed without a line here): answe
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from tests.fuzz.budget import fuzz_settings
 from tests.fuzz.json_values import json_objects, json_values
 from tests.unit.api.api_seed import ADMIN_TOKEN, REDIS_URL
 from tests.unit.api.memory_audit import MemoryAudit
+from tests.unit.api.openapi_ops import fill, operations
 from tests.unit.redis_db import flushed_redis
 
 WRITES = {"post", "put", "patch"}
@@ -28,12 +28,11 @@ WRITES = {"post", "put", "patch"}
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path template) of every route that takes a body or a path parameter."""
-    found = []
-    for path, item in app.openapi()["paths"].items():
-        for method, op in item.items():
-            if (method in WRITES and "requestBody" in op) or "{" in path:
-                found.append((method, path))
-    return sorted(found)
+    return sorted(
+        (method, path)
+        for method, path, op in operations(app)
+        if (method in WRITES and "requestBody" in op) or "{" in path
+    )
 
 
 _app = create_app(Settings(redis_url=REDIS_URL, api_token=ADMIN_TOKEN), audit=MemoryAudit())
@@ -73,7 +72,6 @@ async def test_any_body_and_parameter_is_answered_without_a_server_error(
     client: httpx.AsyncClient, route: tuple[str, str], params: list[str], body: Any
 ) -> None:
     method, template = route
-    values = iter(params)
-    path = re.sub(r"\{[^}]+\}", lambda _: quote(next(values), safe="") or "x", template)
+    path = fill(template, (quote(p, safe="") or "x" for p in params))
     response = await client.request(method.upper(), path, json=body)
     assert response.status_code < 500, (method, path, body, response.text[:500])

@@ -8,8 +8,7 @@ Only /health is public."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+import itertools
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from redis.asyncio import Redis
 
 from csms.infra.api_tokens import ApiTokens, Role
 from tests.unit.api.api_seed import ADMIN_TOKEN
+from tests.unit.api.openapi_ops import fill, operations
 
 PUBLIC = {("get", "/health")}
 ADMIN_WRITES = {
@@ -35,27 +35,14 @@ def least_role(method: str, path: str) -> Role:
     return Role.ANALYST if method == "get" else Role.OPERATOR
 
 
-def operations(app: FastAPI) -> Iterator[tuple[str, str]]:
-    for path, item in app.openapi()["paths"].items():
-        for method in item:
-            yield method, path
-
-
-def _url(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "CP-1", path)
-
-
 async def _status(client: httpx.AsyncClient, method: str, path: str, token: str | None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return (await client.request(method.upper(), _url(path), headers=headers, json={})).status_code
+    url = fill(path, itertools.repeat("CP-1"))
+    return (await client.request(method.upper(), url, headers=headers, json={})).status_code
 
 
 def test_only_health_is_public_in_the_document(app: FastAPI) -> None:
-    document = app.openapi()["paths"]
-    open_ops = {
-        (method, path) for path, item in document.items() for method, op in item.items()
-        if "security" not in op
-    }  # fmt: skip
+    open_ops = {(method, path) for method, path, op in operations(app) if "security" not in op}
     assert open_ops == PUBLIC
 
 
@@ -63,7 +50,7 @@ async def test_no_malformed_or_foreign_token_reaches_any_operation(
     app: FastAPI, anon: httpx.AsyncClient
 ) -> None:
     refused: dict[str, list[str]] = {}
-    for method, path in operations(app):
+    for method, path, _ in operations(app):
         if (method, path) in PUBLIC:
             continue
         for label, token in [
@@ -81,7 +68,7 @@ async def test_each_operation_admits_its_role_and_refuses_the_ones_below(
 ) -> None:
     tokens = {role: (await ApiTokens(redis).create(f"m-{role}", role)).token for role in RANK}
     wrong: list[str] = []
-    for method, path in operations(app):
+    for method, path, _ in operations(app):
         if (method, path) in PUBLIC:
             continue
         needed = least_role(method, path)
@@ -102,7 +89,7 @@ async def test_a_revoked_token_reaches_no_operation(
     assert await tokens.delete("soon-gone")
     reached = [
         f"{method.upper()} {path}"
-        for method, path in operations(app)
+        for method, path, _ in operations(app)
         if (method, path) not in PUBLIC and await _status(anon, method, path, token) != 401
     ]
     assert reached == []
