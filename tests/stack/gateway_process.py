@@ -7,6 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -74,18 +75,25 @@ def register_passwords(redis_url: str, passwords: Mapping[str, str]) -> redis_sy
 
 @contextlib.contextmanager
 def running_gateway(
-    env: Mapping[str, str], log: Path, registry: redis_sync.Redis
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`start_gateway`; afterwards killed, and the Redis DB of `registry` emptied and closed."""
+    name: str, port: int, *, redis_url: str, kafka: str, logs: Path, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """A healthy gateway `gw-<name>` on `port` with a topic prefix of its own and further
+    settings by name: (process, topic prefix, log). Afterwards killed, and its Redis DB (the
+    stations the test registered there) emptied."""
+    prefix = f"test-{name}-{uuid.uuid4().hex[:8]}."
+    log = logs / "gateway.log"
+    env = gateway_env(
+        f"gw-{name}", port, redis_url=redis_url, kafka=kafka, prefix=prefix, **settings
+    )
     proc = start_gateway(env, log)
     try:
-        yield proc
+        yield proc, prefix, log
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        registry.flushdb()
-        registry.close()
+        with redis_sync.Redis.from_url(redis_url) as registry:
+            registry.flushdb()
 
 
 def stop_processes(*procs: subprocess.Popen[bytes], within_s: float = 60) -> None:

@@ -9,7 +9,6 @@ why `off`, the default, ignores them)."""
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from tests.stack.gateway_process import (
-    gateway_env,
-    register_stations,
-    start_gateway,
-    stop_processes,
-)
+from tests.stack.gateway_process import register_stations, running_gateway
 from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
@@ -52,20 +46,12 @@ def _cert(verify: str, dn: str | None = None) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    r = register_stations(REDIS_URL, STATIONS, PASSWORD)
-    prefix = f"test-{uuid.uuid4().hex[:8]}."
-    log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
-    env = gateway_env(
-        "gw-client-cert", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
+    register_stations(REDIS_URL, STATIONS, PASSWORD).close()
+    with running_gateway(
+        "client-cert", PORT, redis_url=REDIS_URL, kafka=KAFKA, logs=tmp_path_factory.mktemp("gw"),
         GATEWAY_ADMISSION="closed", GATEWAY_CLIENT_CERT="optional", GATEWAY_DRAIN_WINDOW_S="0.5",
-    )  # fmt: skip
-    proc = start_gateway(env, log)
-    try:
+    ) as (_, prefix, log):  # fmt: skip
         yield prefix, log
-    finally:
-        stop_processes(proc)
-        r.flushdb()
-        r.close()
 
 
 async def _boot(ws: ClientConnection) -> object:

@@ -8,7 +8,6 @@ import asyncio
 import base64
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from csms.envelope import FrameEnvelope
-from tests.stack.gateway_process import gateway_env, register_stations, running_gateway
+from tests.stack.gateway_process import register_stations, running_gateway
 from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
@@ -39,15 +38,12 @@ def _auth(station: str) -> dict[str, str]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    r = register_stations(REDIS_URL, STATIONS, PASSWORD)
-    prefix = f"test-{uuid.uuid4().hex[:8]}."
-    log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
-    env = gateway_env(
-        "gw-frontdoor", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
+    register_stations(REDIS_URL, STATIONS, PASSWORD).close()
+    with running_gateway(
+        "frontdoor", PORT, redis_url=REDIS_URL, kafka=KAFKA, logs=tmp_path_factory.mktemp("gw"),
         GATEWAY_ADMISSION="closed", GATEWAY_DRAIN_WINDOW_S="1.0",
-    )  # fmt: skip
-    with running_gateway(env, log, r) as proc:
-        yield proc, prefix, log
+    ) as gateway:  # fmt: skip
+        yield gateway
 
 
 async def _boot(ws: ClientConnection, uid: str = "b") -> dict[str, object]:

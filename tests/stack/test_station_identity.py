@@ -7,16 +7,14 @@ frame in Kafka carries the station that authenticated."""
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from tests.stack.gateway_process import gateway_env, register_passwords, running_gateway
+from tests.stack.gateway_process import register_passwords, running_gateway
 from tests.stack.kafka_reader import read_frames
 
 pytestmark = pytest.mark.stack
@@ -33,14 +31,11 @@ def _auth(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    registry = register_passwords(REDIS_URL, PASSWORDS)
-    prefix = f"test-ident-{uuid.uuid4().hex[:8]}."
-    log = Path(tmp_path_factory.mktemp("gw")) / "gateway.log"
-    env = gateway_env(
-        "gw-identity", PORT, redis_url=REDIS_URL, kafka=KAFKA, prefix=prefix,
+    register_passwords(REDIS_URL, PASSWORDS).close()
+    with running_gateway(
+        "identity", PORT, redis_url=REDIS_URL, kafka=KAFKA, logs=tmp_path_factory.mktemp("gw"),
         GATEWAY_ADMISSION="closed", GATEWAY_REQUIRE_AUTH="true",
-    )  # fmt: skip
-    with running_gateway(env, log, registry):
+    ) as (_, prefix, _):  # fmt: skip
         yield prefix
 
 
