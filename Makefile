@@ -16,6 +16,8 @@ CHAOS_FLEET ?= 40
 # `make fuzz`: examples per property, and seconds per coverage-guided target.
 FUZZ_EXAMPLES ?= 20000
 FUZZ_SECONDS ?= 300
+# `make soak`: hours of realistic load, samples every minute, charts in .local/soak.
+HOURS ?= 1
 
 # Tests and benchmarks talk to the Kafka and Redis that stack.sh starts.
 KAFKA_PORT ?= 9092
@@ -31,7 +33,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench chaos fuzz
+.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench chaos fuzz soak
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -79,6 +81,10 @@ image-check: ## the image's runtime without Docker: locked install, pip check, i
 chaos: install ## faults under load (kill -9, SIGSTOP, Kafka/Redis restarts), checks, .local/chaos.json
 	@mkdir -p .local
 	$(VENV)/bin/python -m loadtests.faults --rounds $(CHAOS_ROUNDS) --fleet $(CHAOS_FLEET) --json .local/chaos.json
+
+soak: install ## HOURS of load; memory, files, lag, latency per minute; charts, .local/soak/soak.json
+	@mkdir -p .local/soak
+	$(VENV)/bin/python -m loadtests.soak --hours $(HOURS) --json .local/soak/soak.json
 
 fuzz: venv ## long fuzzing: tests/fuzz with FUZZ_EXAMPLES, each atheris target FUZZ_SECONDS
 	@$(STACK) start redis

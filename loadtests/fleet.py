@@ -62,6 +62,8 @@ class FleetRecord:
     last_ok: dict[str, float] = field(default_factory=dict)  # station -> last answer (monotonic)
     connects: int = 0  # successful (re)connections, boots included
     retries: int = 0  # CALLs sent again after a failure
+    # Seconds from sending each answered CALL to its answer; a sampler (the soak) drains it.
+    latencies_s: list[float] = field(default_factory=list)
 
 
 class _Lost(Exception):
@@ -240,6 +242,7 @@ class FleetCharger:
         while True:
             link = await self._connected()
             uid = uuid.uuid4().hex
+            sent = time.monotonic()
             try:
                 answer = await link.call(payload, uid)
             except _Lost:
@@ -249,7 +252,8 @@ class FleetCharger:
                 await asyncio.sleep(self._backoff(failures))
                 continue
             self.record.answered.append((self.station, uid, type(payload).__name__))
-            self.record.last_ok[self.station] = time.monotonic()
+            self.record.last_ok[self.station] = now = time.monotonic()
+            self.record.latencies_s.append(now - sent)
             return answer
 
     async def _connected(self) -> _Link:

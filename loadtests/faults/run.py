@@ -52,7 +52,7 @@ async def run_faults(
     report = Report()
     record = FleetRecord()
     await stack.start()
-    await _assign_tariff(stack)
+    await assign_tariff(stack)
     fleet = make_fleet(stack.gateway_url, fleet_size, record, interval_s=0.5, meter_values=3)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(c.run(stop)) for c in fleet]
@@ -84,7 +84,7 @@ def unknown_faults(faults: Sequence[str]) -> list[str]:
     return [f for f in faults if f not in FAULTS]
 
 
-async def _assign_tariff(stack: LocalStack) -> None:
+async def assign_tariff(stack: LocalStack) -> None:
     async with api_client(stack) as api:
         created = await api.post("/api/v1/tariffs", json=TARIFF)
         assert created.status_code in (201, 409), created.text
