@@ -206,6 +206,9 @@ class Settings:
     # processors_batch_s for them), then writes Redis in one pipeline (write-behind).
     processors_batch_max: int = 1000
     processors_batch_s: float = 0.05
+    # Keys each agent's write-behind copy holds before it evicts those not used since its last
+    # eviction (csms.projections.write_behind): about 5 per station plus the open transactions.
+    processors_cache_keys: int = 20_000
     tx_zombie_after_s: int = 48 * 3600
     tx_reboot_grace_s: int = 900
     tx_sweep_interval_s: float = 60.0
@@ -335,6 +338,7 @@ class Settings:
             processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
             processors_batch_max=_env_int("PROCESSORS_BATCH_MAX", base.processors_batch_max),
             processors_batch_s=_env_float("PROCESSORS_BATCH_S", base.processors_batch_s),
+            processors_cache_keys=_env_int("PROCESSORS_CACHE_KEYS", base.processors_cache_keys),
             tx_zombie_after_s=_env_int("TX_ZOMBIE_AFTER_S", base.tx_zombie_after_s),
             tx_reboot_grace_s=_env_int("TX_REBOOT_GRACE_S", base.tx_reboot_grace_s),
             tx_sweep_interval_s=_env_float("TX_SWEEP_INTERVAL_S", base.tx_sweep_interval_s),

@@ -100,9 +100,10 @@ def create_app(settings: Settings, *, redis: Redis | None = None) -> faust.App:
     client = redis if redis is not None else make_redis(settings)
     # One write-behind copy per agent: each is the only writer of its keys (write_behind.py);
     # the frames agent's steps write disjoint keys, so they share one copy and one flush.
+    keys = settings.processors_cache_keys
     caches = {
-        FRAMES_AGENT: WriteBehindRedis(client),
-        **{n: WriteBehindRedis(client) for n in DOWNSTREAM},
+        FRAMES_AGENT: WriteBehindRedis(client, max_keys=keys),
+        **{n: WriteBehindRedis(client, max_keys=keys) for n in DOWNSTREAM},
     }
 
     def redis_for(step: str) -> WriteBehindRedis | Redis:

@@ -53,14 +53,17 @@ def processors(redis: Redis | WriteBehindRedis) -> Processors:
     )
 
 
-@pytest.mark.parametrize("batch", [1, 7, 10_000])
+@pytest.mark.parametrize(
+    ("batch", "max_keys"), [(1, 20_000), (7, 20_000), (10_000, 20_000), (7, 2)]
+)
 async def test_batched_write_behind_leaves_what_direct_writes_leave(
-    direct: Redis, behind: Redis, batch: int
+    direct: Redis, behind: Redis, batch: int, max_keys: int
 ) -> None:
     frames = corpus("wb", stations=3)
     frames += frames[:20]  # redelivered
     plain = processors(direct)
-    caches = {name: WriteBehindRedis(behind) for name in plain.steps}
+    # max_keys=2: the copies evict all along (tests below show what an eviction keeps).
+    caches = {name: WriteBehindRedis(behind, max_keys=max_keys) for name in plain.steps}
     per_agent = {
         name: processors(caches[name]).steps[name] for name in plain.steps
     }  # one copy per agent, as the app wires them
@@ -72,6 +75,7 @@ async def test_batched_write_behind_leaves_what_direct_writes_leave(
             await cache.flush()
     assert await snapshot(behind) == await snapshot(direct)
     assert sum(c.pending for c in caches.values()) == 0
+    assert max_keys > 2 or any(c.evictions > 1 for c in caches.values())
 
 
 async def test_reads_see_unflushed_writes_and_a_miss_flushes_logged_keys_first(
@@ -238,3 +242,43 @@ async def test_index_writes_of_changes_only_leave_what_full_index_writes_leave(
         # After every batch, not only at the end: the sessions end, and an ended session's
         # entries leave the active indexes.
         assert await snapshot(behind) == await snapshot(direct)
+
+
+async def test_a_full_copy_evicts_the_keys_unused_since_the_last_eviction(behind: Redis) -> None:
+    cache = WriteBehindRedis(behind, max_keys=4)
+    for n in range(4):  # transactions that end: written, never used again
+        await cache.set(f"tx:{n}", f"done-{n}")
+    await cache.set("station", "s0")
+    await cache.flush()  # 5 keys: all used since the start, none evicted; next above 10
+    assert cache.evictions == 1
+    await cache.get("station")  # the working set is used again ...
+    for n in range(5):
+        await cache.set(f"tx:new{n}", "open")
+    await cache.get("missing")  # (a known absence is a key of the copy too)
+    await cache.flush()  # ... 11 keys: the four ended transactions are evicted
+    assert cache.evictions == 2
+    misses = cache.misses
+    assert await cache.get("station") == "s0" and await cache.get("tx:new4") == "open"
+    assert cache.misses == misses  # kept: served from memory
+    assert await cache.get("tx:3") == "done-3"  # evicted: read again from Redis
+    assert cache.misses == misses + 1
+    assert await behind.get("tx:3") == "done-3"  # its write had been flushed before
+
+
+async def test_the_next_eviction_waits_until_the_copy_doubles_what_was_kept(
+    behind: Redis,
+) -> None:
+    cache = WriteBehindRedis(behind, max_keys=4)
+    hot = [f"station:{n}" for n in range(6)]  # a working set above the bound
+    for rounds in range(5):
+        for key in hot:
+            await cache.set(key, str(rounds))
+        await cache.flush()
+    assert cache.evictions == 1  # evicted nothing the first time, then waits for 12 keys
+    misses = cache.misses
+    assert [await cache.get(key) for key in hot] == ["4"] * 6
+    assert cache.misses == misses  # the working set was never thrown away
+    for n in range(7):  # new keys: the copy passes twice what was kept (12)
+        await cache.set(f"tx:{n}", "x")
+    await cache.flush()
+    assert cache.evictions == 2
