@@ -27,7 +27,12 @@ def main() -> None:
     parser.add_argument(
         "--faults", default="all", help=f"comma-separated, from: {', '.join(FAULTS)}; or all"
     )
-    parser.add_argument("--pause-s", type=float, default=30.0, help="how long a pause lasts")
+    parser.add_argument(
+        "--pause-s", type=float, default=30.0, help="how long a pause or a loopback delay lasts"
+    )
+    parser.add_argument(
+        "--outage-s", type=float, default=60.0, help="how long ClickHouse is unreachable"
+    )
     parser.add_argument("--port-base", type=int, default=29400, help="the CSMS's ports")
     parser.add_argument("--infra-port-base", type=int, default=29500, help="Kafka's and Redis's")
     parser.add_argument("--state", type=Path, default=Path(".local/faults"))
@@ -41,11 +46,14 @@ def main() -> None:
         state = args.state.resolve()
         infra = PrivateInfra(state / "infra", args.infra_port_base)
         await asyncio.to_thread(infra.start)
-        stack = LocalStack(state, infra.kafka, infra.redis_url(), args.port_base)
+        server = "unreachable clickhouse" in chosen  # else the embedded engine, as `make up`
+        stack = LocalStack(
+            state, infra.kafka, infra.redis_url(), args.port_base, clickhouse_server=server
+        )
         try:
             return await run_faults(
                 stack, rounds=args.rounds, fleet_size=args.fleet, faults=chosen, infra=infra,
-                pause_s=args.pause_s,
+                pause_s=args.pause_s, outage_s=args.outage_s,
             )  # fmt: skip
         finally:
             await stack.stop()

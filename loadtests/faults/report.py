@@ -13,6 +13,7 @@ class Recovery:
     round: int
     back_s: float
     recovered_s: float
+    skipped: str = ""  # why the fault could not be injected here (e.g. no netem in the kernel)
 
 
 @dataclass
@@ -46,8 +47,11 @@ class Report:
     def summary(self) -> dict[str, Any]:
         by_fault: dict[str, Any] = {}
         for fault in dict.fromkeys(r.fault for r in self.recoveries):
-            runs = [r for r in self.recoveries if r.fault == fault]
-            if runs:
+            runs = [r for r in self.recoveries if r.fault == fault and not r.skipped]
+            skipped = [r.skipped for r in self.recoveries if r.fault == fault and r.skipped]
+            if skipped and not runs:
+                by_fault[fault] = {"runs": 0, "skipped": skipped[0]}
+            elif runs:
                 by_fault[fault] = {
                     "runs": len(runs),
                     "back_p50_s": round(statistics.median(r.back_s for r in runs), 2),

@@ -23,13 +23,18 @@ from loadtests.faults.checks import (
     session_problem,
 )
 from loadtests.faults.infra import PrivateInfra
+from loadtests.faults.netem import add_loopback_delay, remove_loopback_delay
 from loadtests.faults.report import Recovery, Report
 from loadtests.faults.stack import DEADLINE_S, SERVICES, LocalStack, api_client
 from loadtests.fleet import FleetCharger, FleetRecord, make_fleet, until_connected
 
 KILLS = tuple(f"kill {service}" for service in SERVICES)
 # Every fault the run knows, in the order a full run injects them.
-FAULTS = (*KILLS, "pause gateway", "restart redis", "restart kafka")
+FAULTS = (
+    *KILLS, "pause gateway", "unreachable clickhouse", "restart redis", "restart kafka",
+    "delay loopback",
+)  # fmt: skip
+LOOPBACK_DELAY_MS, LOOPBACK_JITTER_MS = 50, 10
 TARIFF = {"id": "fault-flat", "currency": "EUR", "energy_per_kwh": "0.40", "session_fee": "0.50"}
 
 
@@ -42,13 +47,13 @@ async def run_faults(
     faults: Sequence[str] = KILLS,
     infra: PrivateInfra | None = None,
     pause_s: float = 30.0,
+    outage_s: float = 60.0,
 ) -> Report:
     """Start the stack and the fleet, inject each fault `rounds` times, then check. Restarting
-    Kafka or Redis needs the run's own (`infra`): nobody else's is touched."""
-    if unknown := unknown_faults(faults):
-        raise ValueError(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
-    if infra is None and any(f.startswith("restart") for f in faults):
-        raise ValueError(f"faults {list(faults)}: restarting Kafka or Redis needs a PrivateInfra")
+    Kafka or Redis needs the run's own (`infra`): nobody else's is touched; ClickHouse made
+    unreachable needs the stack's own server (LocalStack(clickhouse_server=True)). A pause,
+    an unreachable ClickHouse and a loopback delay last `pause_s`, `outage_s` and `pause_s`."""
+    check_faults(faults, stack, infra)
     report = Report()
     record = FleetRecord()
     await stack.start()
@@ -61,7 +66,9 @@ async def run_faults(
         await asyncio.sleep(settle_s)
         for n in range(1, rounds + 1):
             for fault in faults:
-                watched = await _inject_and_watch(stack, fleet, record, fault, n, infra, pause_s)
+                watched = await _inject_and_watch(
+                    stack, fleet, record, fault, n, infra, (pause_s, outage_s)
+                )
                 report.recoveries.append(watched)
                 await asyncio.sleep(settle_s)
         for service in SERVICES:
@@ -84,6 +91,26 @@ def unknown_faults(faults: Sequence[str]) -> list[str]:
     return [f for f in faults if f not in FAULTS]
 
 
+def check_faults(faults: Sequence[str], stack: LocalStack, infra: PrivateInfra | None) -> None:
+    """Raise when a fault is unknown or what it needs is missing."""
+    if unknown := unknown_faults(faults):
+        raise ValueError(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
+    if infra is None and any(f.startswith("restart") for f in faults):
+        raise ValueError(f"faults {list(faults)}: restarting Kafka or Redis needs a PrivateInfra")
+    if stack.clickhouse_server is None and "unreachable clickhouse" in faults:
+        raise ValueError("unreachable clickhouse needs LocalStack(clickhouse_server=True)")
+
+
+def touched(fault: str) -> tuple[str, ...]:
+    """The services a fault touches: each is watched until it does its job again."""
+    action, part = fault.split(" ", 1)
+    if action in ("restart", "delay"):  # Kafka, Redis, the network: everybody's
+        return SERVICES
+    if fault == "unreachable clickhouse":
+        return ("analytics",)
+    return (part,)
+
+
 async def assign_tariff(stack: LocalStack) -> None:
     async with api_client(stack) as api:
         created = await api.post("/api/v1/tariffs", json=TARIFF)
@@ -100,21 +127,28 @@ async def _inject_and_watch(
     fault: str,
     n: int,
     infra: PrivateInfra | None,
-    pause_s: float,
+    durations: tuple[float, float],
 ) -> Recovery:
     """Inject `fault`; back: until the part answers again; recovered: until it does its job."""
     action, part = fault.split(" ", 1)
+    pause_s, outage_s = durations
     started, started_wall_ms = time.monotonic(), int(time.time() * 1000)
     if action == "kill":
         await _kill(stack, part)
     elif action == "pause":
-        await _pause(stack, part, pause_s)
+        await _pause(stack.child_pid(part), pause_s)
+    elif action == "unreachable":
+        assert stack.clickhouse_server is not None  # run_faults checked it
+        await _pause(stack.clickhouse_server.pid, outage_s)
+    elif action == "delay":
+        if why_not := await _delay_loopback(pause_s):
+            return Recovery(fault, n, 0.0, 0.0, skipped=why_not)
     else:
         assert infra is not None  # run_faults checked it
         await asyncio.to_thread(infra.restart, part)
     back_s = time.monotonic() - started
     probes = _probes(stack, fleet, record, started, started_wall_ms)
-    for service in SERVICES if action == "restart" else (part,):  # a restart touches them all
+    for service in touched(fault):
         await stack.until(partial(stack.healthy, service), f"{service} healthy after {fault}")
         await stack.until(probes[service], f"{service} recovered after {fault}")
     return Recovery(fault, n, round(back_s, 2), round(time.monotonic() - started, 2))
@@ -128,15 +162,30 @@ async def _kill(stack: LocalStack, service: str) -> None:
     await stack.until(partial(_restarted, stack, service, pid), f"{service} restarted")
 
 
-async def _pause(stack: LocalStack, service: str, seconds: float) -> None:
-    """SIGSTOP for `seconds` (a hung process, a stalled VM), then SIGCONT."""
-    pid = stack.child_pid(service)
-    assert pid is not None, f"no pid for {service}"
+async def _pause(pid: int | None, seconds: float) -> None:
+    """SIGSTOP for `seconds`, then SIGCONT: a hung process, a stalled VM - or, for a server, a
+    network partition as its clients see it (connections accepted by the kernel, nothing
+    answered); a server refusing connections (killed) is tests/stack/test_analytics_outage.py."""
+    assert pid is not None, "no pid to pause"
     os.kill(pid, signal.SIGSTOP)
     try:
         await asyncio.sleep(seconds)
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+async def _delay_loopback(seconds: float) -> str:
+    """Loopback latency raised for `seconds`; "" when done, else why it could not be."""
+    if why_not := await asyncio.to_thread(
+        add_loopback_delay, LOOPBACK_DELAY_MS, LOOPBACK_JITTER_MS
+    ):
+        return why_not
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        if why_not := await asyncio.to_thread(remove_loopback_delay):
+            raise RuntimeError(f"the loopback delay stays: {why_not}")
+    return ""
 
 
 def _probes(

@@ -8,6 +8,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,23 @@ DEADLINE_S = 180.0  # any single wait: recovery, catch-up, replay
 
 
 class LocalStack:
-    """A `csms up` with an environment of its own, killed and inspected from outside."""
+    """A `csms up` with an environment of its own, killed and inspected from outside.
 
-    def __init__(self, base: Path, kafka: str, redis_url: str, port_base: int) -> None:
+    With `clickhouse_server`, the analytics sink writes over HTTP (`CLICKHOUSE_URL=http://…`,
+    as in production) to a ClickHouse of its own process - an analytics service serving its
+    embedded engine's HTTP interface on `port_base + 4`, consuming nothing of the run - so
+    that ClickHouse itself can be made unreachable while the sink runs."""
+
+    def __init__(
+        self,
+        base: Path,
+        kafka: str,
+        redis_url: str,
+        port_base: int,
+        *,
+        clickhouse_server: bool = False,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         run = uuid.uuid4().hex[:8]
         self.state = base / f"faults-{run}"
         self.state.mkdir(parents=True, exist_ok=True)
@@ -31,6 +46,7 @@ class LocalStack:
             "api": port_base + 1,
             "analytics": port_base + 2,
             "processors": port_base + 3,
+            "clickhouse": port_base + 4,
         }
         self.redis_url = redis_url
         self.kafka = kafka
@@ -54,8 +70,28 @@ class LocalStack:
             "CSMS_API_TOKEN": f"faults-admin-{uuid.uuid4().hex}",
             "GATEWAY_RATE_LIMIT_PER_S": "0",
         }
+        self.env.update(extra_env or {})
         self.log_path = self.state / "csms.log"
+        self.clickhouse_server: ServiceProcess | None = None
+        if clickhouse_server:
+            self.clickhouse_server = self._clickhouse_server(run)
+            self.env["CLICKHOUSE_URL"] = f"http://127.0.0.1:{self.ports['clickhouse']}"
         self.process = ServiceProcess(csms_argv("up"), self.env, self.log_path, append=True)
+
+    def _clickhouse_server(self, run: str) -> ServiceProcess:
+        env = {
+            **self.env,
+            "CSMS_TOPIC_PREFIX": f"faults-{run}-clickhouse.",  # no traffic there
+            "ANALYTICS_GROUP_ID": f"csms-analytics-faults-{run}-clickhouse",
+            "CLICKHOUSE_HTTP_PORT": str(self.ports["clickhouse"]),
+            "CSMS_LOG_LEVEL": "WARNING",
+        }
+        log = self.state / "clickhouse-server.log"
+        return ServiceProcess(csms_argv("analytics"), env, log, self.clickhouse_ping_url)
+
+    @property
+    def clickhouse_ping_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['clickhouse']}/ping"
 
     @property
     def gateway_url(self) -> str:
@@ -67,7 +103,10 @@ class LocalStack:
 
     @property
     def clickhouse_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['analytics']}"
+        """Where the frames are queried: the ClickHouse server, or the embedded engine's HTTP
+        interface on the analytics service."""
+        port = self.ports["clickhouse" if self.clickhouse_server else "analytics"]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -80,14 +119,20 @@ class LocalStack:
         return f"http://127.0.0.1:{self.ports[service]}{path}"
 
     async def start(self) -> None:
-        """`csms up`, once every service answers its health URL."""
+        """`csms up`, once every service answers its health URL (the ClickHouse server first)."""
+        if self.clickhouse_server is not None:
+            self.clickhouse_server.start()
+            await self.clickhouse_server.wait_healthy_async(DEADLINE_S)
         self.process.start()
         urls = [self.health_url(service) for service in SERVICES]
         await self.process.wait_healthy_async(DEADLINE_S, *urls)
 
     async def stop(self) -> None:
-        """SIGTERM (`csms up` stops its children), then SIGKILL to its group after 60 s."""
+        """SIGTERM (`csms up` stops its children), then SIGKILL to its group after 60 s; the
+        ClickHouse server last."""
         await self.process.stop_async(60)
+        if self.clickhouse_server is not None:
+            await self.clickhouse_server.stop_async(60)
 
     def child_pid(self, service: str) -> int | None:
         path = self.state / "run" / "csms-children.json"

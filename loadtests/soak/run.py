@@ -66,7 +66,10 @@ async def run_soak(cfg: SoakConfig) -> SoakResult:
     cfg.state.mkdir(parents=True, exist_ok=True)
     infra = PrivateInfra(cfg.state / "infra", cfg.infra_port_base)
     await asyncio.to_thread(infra.start)
-    stack = LocalStack(cfg.state, infra.kafka, infra.redis_url(), cfg.port_base)
+    # The sink batches as in production (the fault run's stack flushes every 0.2 s instead,
+    # to see a frame in ClickHouse soon after a fault).
+    batches = {"ANALYTICS_BATCH_SECONDS": str(Settings().analytics_batch_seconds)}
+    stack = LocalStack(cfg.state, infra.kafka, infra.redis_url(), cfg.port_base, extra_env=batches)
     try:
         return await _soak(cfg, infra, stack)
     finally:
