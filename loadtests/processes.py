@@ -27,6 +27,14 @@ def csms_argv(command: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", command, *args]
 
 
+def cancel_on_sigterm() -> None:
+    """SIGTERM cancels the running task, as Ctrl-C does, so that its cleanup (stopping the
+    stack and the infrastructure it started) runs instead of leaving them behind."""
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 def _leads_group(pid: int) -> bool:
     try:
         return os.getpgid(pid) == pid

@@ -16,6 +16,7 @@ from loadtests.faults.infra import PrivateInfra
 from loadtests.faults.report import Report
 from loadtests.faults.run import FAULTS, run_faults, unknown_faults
 from loadtests.faults.stack import LocalStack
+from loadtests.processes import cancel_on_sigterm
 
 
 def main() -> None:
@@ -43,6 +44,7 @@ def main() -> None:
         parser.error(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
 
     async def go() -> Report:
+        cancel_on_sigterm()
         state = args.state.resolve()
         infra = PrivateInfra(state / "infra", args.infra_port_base)
         await asyncio.to_thread(infra.start)

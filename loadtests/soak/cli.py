@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import soak
+from loadtests.processes import cancel_on_sigterm
 from loadtests.soak.chart import draw
 from loadtests.soak.run import SoakConfig, SoakResult, run_soak
 
@@ -38,8 +39,13 @@ def main() -> None:
         fleet=args.fleet, sample_s=args.sample_s, warmup_s=warmup,
         port_base=args.port_base, infra_port_base=args.infra_port_base,
     )  # fmt: skip
+
+    async def go() -> SoakResult:
+        cancel_on_sigterm()
+        return await run_soak(cfg)
+
     started = time.time()
-    result = asyncio.run(run_soak(cfg))
+    result = asyncio.run(go())
     charts = draw(result.samples, args.charts or cfg.state, f"{args.hours:g} h soak")
     report = _report(result, cfg, started, charts)
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))

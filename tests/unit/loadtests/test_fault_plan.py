@@ -3,6 +3,9 @@ cannot be injected here (no netem in the kernel) is reported, and the loopback d
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from loadtests.faults import FAULTS, LocalStack, PrivateInfra, Recovery, Report, netem
 from loadtests.faults.run import check_faults, touched
 from loadtests.faults.stack import SERVICES
+from loadtests.processes import cancel_on_sigterm
 
 
 def _stack(tmp_path: Path, *, server: bool) -> LocalStack:
@@ -70,3 +74,19 @@ def test_tc_failures_are_told_not_raised(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "/nonexistent/tc" in netem.add_loopback_delay(50, 10)
     monkeypatch.setattr(netem, "TC", "false")  # runs, exits 1
     assert netem.remove_loopback_delay().startswith("false qdisc del dev lo root")
+
+
+def test_sigterm_cancels_the_run_so_its_cleanup_runs() -> None:
+    cleaned: list[str] = []
+
+    async def run() -> None:
+        cancel_on_sigterm()
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.sleep(30)
+        finally:
+            cleaned.append("stack stopped")
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(run())
+    assert cleaned == ["stack stopped"]
