@@ -249,7 +249,7 @@ async def test_a_full_copy_evicts_the_keys_unused_since_the_last_eviction(behind
     for n in range(4):  # transactions that end: written, never used again
         await cache.set(f"tx:{n}", f"done-{n}")
     await cache.set("station", "s0")
-    await cache.flush()  # 5 keys: all used since the start, none evicted; next above 10
+    await cache.flush()  # 5 keys: all used since the start, none evicted; next above 5 + 2
     assert cache.evictions == 1
     await cache.get("station")  # the working set is used again ...
     for n in range(5):
@@ -265,7 +265,7 @@ async def test_a_full_copy_evicts_the_keys_unused_since_the_last_eviction(behind
     assert await behind.get("tx:3") == "done-3"  # its write had been flushed before
 
 
-async def test_the_next_eviction_waits_until_the_copy_doubles_what_was_kept(
+async def test_the_next_eviction_waits_for_half_the_bound_in_new_keys(
     behind: Redis,
 ) -> None:
     cache = WriteBehindRedis(behind, max_keys=4)
@@ -274,11 +274,11 @@ async def test_the_next_eviction_waits_until_the_copy_doubles_what_was_kept(
         for key in hot:
             await cache.set(key, str(rounds))
         await cache.flush()
-    assert cache.evictions == 1  # evicted nothing the first time, then waits for 12 keys
+    assert cache.evictions == 1  # evicted nothing the first time, then waits for 6 + 2 keys
     misses = cache.misses
     assert [await cache.get(key) for key in hot] == ["4"] * 6
     assert cache.misses == misses  # the working set was never thrown away
-    for n in range(7):  # new keys: the copy passes twice what was kept (12)
+    for n in range(3):  # new keys: the copy passes what was kept + max_keys / 2 (8)
         await cache.set(f"tx:{n}", "x")
     await cache.flush()
     assert cache.evictions == 2
