@@ -195,6 +195,15 @@ class Settings:
     # Request bodies above this are refused 413 before they are read whole (the largest real
     # ones, a local authorization list or a tariff, stay far below).
     api_max_body_bytes: int = 4 * 1024 * 1024
+    # Lifetime of an API token minted without `expires_in_s` (POST /api/v1/api-tokens): 90 days,
+    # so a forgotten token stops working on its own; 0 = such tokens never expire (ADR 0028).
+    api_token_ttl_s: int = 90 * 24 * 3600
+    # Per-client token bucket of each API replica (services/api/rate_limit.py): a client (a token
+    # the replica has authenticated, else the source address) gets api_rate_limit_burst requests
+    # at once, refilled at api_rate_limit_per_s; beyond, 429. Either 0 disables it; /health,
+    # /metrics and the bootstrap api_token are never limited (ADR 0028).
+    api_rate_limit_per_s: float = 200.0
+    api_rate_limit_burst: int = 400
     # The frames consumer's group (the offsets of ocpp.frames and csms.policy); the billing's
     # is `processors_billing_group`, faust's (timers, leader election) `processors_faust_app_id`.
     processors_app_id: str = "csms-processors"
@@ -334,6 +343,9 @@ class Settings:
             api_token=_env("CSMS_API_TOKEN", base.api_token),
             api_command_timeout_s=_env_float("API_COMMAND_TIMEOUT_S", base.api_command_timeout_s),
             api_max_body_bytes=_env_int("API_MAX_BODY_BYTES", base.api_max_body_bytes),
+            api_token_ttl_s=_env_int("API_TOKEN_TTL_S", base.api_token_ttl_s),
+            api_rate_limit_per_s=_env_float("API_RATE_LIMIT_PER_S", base.api_rate_limit_per_s),
+            api_rate_limit_burst=_env_int("API_RATE_LIMIT_BURST", base.api_rate_limit_burst),
             processors_app_id=_env("PROCESSORS_APP_ID", base.processors_app_id),
             processors_web_port=_env_int("PROCESSORS_WEB_PORT", base.processors_web_port),
             processors_batch_max=_env_int("PROCESSORS_BATCH_MAX", base.processors_batch_max),

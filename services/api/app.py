@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from csms.clock import Clock, system_clock
 from csms.infra.call_bus import CallBus
 from csms.infra.kafka import ensure_topics
 from csms.infra.redis_client import make_redis
@@ -23,6 +24,7 @@ from services.api.auth import install_auth
 from services.api.commands import CommandService
 from services.api.errors import install_error_handlers
 from services.api.metrics import ApiMetrics, MetricsMiddleware
+from services.api.rate_limit import RateLimiter, RateLimitMiddleware
 from services.api.routes import api_tokens, health, id_tokens, stations, tariffs, transactions
 from services.api.routes import commands as commands_routes
 from services.api.store import ReadModelStore
@@ -51,11 +53,15 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings, redis: Redis | None = None, audit: AuditSink | None = None
+    settings: Settings,
+    redis: Redis | None = None,
+    audit: AuditSink | None = None,
+    clock: Clock = system_clock,
 ) -> FastAPI:
     """The API app. With `redis`, the caller owns that client (tests); without, the app
     creates one from `settings.redis_url` and closes it on shutdown. Without `audit`, state
-    changes and commands are recorded on Kafka (KafkaAudit)."""
+    changes and commands are recorded on Kafka (KafkaAudit). `clock` (epoch ms) is what token
+    expiries and tariff versions are dated by (`app.state.clock`, tests pin it)."""
     owned = redis is None
     client = make_redis(settings) if redis is None else redis
     kafka_audit: KafkaAudit | None = None
@@ -105,6 +111,10 @@ def create_app(
     app.state.audit = sink
     app.state.commands = commands
     app.state.redis = client
+    app.state.clock = clock
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
+    # Added first, so it runs inside the metrics middleware: 429s are counted too.
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.rate_limiter)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     install_auth(app)

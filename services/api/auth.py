@@ -8,7 +8,8 @@ registration and credentials, API tokens). An endpoint states the least role it 
 Tokens are random 256-bit secrets, so an unsalted SHA-256 is enough to store them: nobody can
 guess a preimage, and the digest is the Redis key that finds a token in one lookup. A token is
 shown once, when it is minted, and never stored, logged or returned afterwards. The bootstrap
-admin token comes from `CSMS_API_TOKEN` (Settings.api_token) and never touches Redis.
+admin token comes from `CSMS_API_TOKEN` (Settings.api_token), never touches Redis and never
+expires; a minted token past its expiry is refused 401 `token_expired` (ADR 0028).
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
+from csms.clock import Clock
 from csms.infra.api_tokens import BOOTSTRAP_NAME, TOKEN_PREFIX, ApiTokens, Principal, Role, allows
 from csms.settings import Settings
 from services.api.audit import AuditSink, audit_record
 from services.api.errors import ApiError, error_response
+from services.api.rate_limit import RateLimiter
+from services.api.views import iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ def _bootstrap(token: str, settings: Settings) -> Principal | None:
 
 
 async def authenticate(request: Request, token: str) -> Principal | None:
-    """The principal a bearer token stands for; None when unknown or revoked."""
+    """The principal a bearer token stands for, expired or not; None when unknown or revoked."""
     settings: Settings = request.app.state.settings
     principal = _bootstrap(token, settings)
     if principal is not None:
@@ -90,12 +94,23 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
                 "Bearer",
             )
         principal = await authenticate(request, credentials.credentials)
+        valid = principal is not None and not _expired(request, principal)
+        _tell_rate_limiter(request, credentials.credentials, valid)
         if principal is None:
             raise AuthError(
                 401,
                 "unauthorized",
                 "unknown or revoked API token",
                 'Bearer error="invalid_token"',
+            )
+        if not valid:
+            raise AuthError(
+                401,
+                "token_expired",
+                f"this API token expired at {iso_ms(principal.expires_ms)}; ask an admin for "
+                "a new one",
+                # RFC 6750 section 3's own example of an expired token's challenge.
+                'Bearer error="invalid_token", error_description="The access token expired"',
             )
         if not allows(principal.role, role):
             raise AuthError(
@@ -107,6 +122,23 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return authorized
+
+
+def _expired(request: Request, principal: Principal) -> bool:
+    clock: Clock = request.app.state.clock
+    return principal.expired(clock())
+
+
+def _tell_rate_limiter(request: Request, token: str, valid: bool) -> None:
+    """A valid token's next requests are charged to the token itself; a token revoked or
+    expired since goes back to its senders' addresses (services/api/rate_limit.py)."""
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    if limiter is None:
+        return
+    if valid:
+        limiter.authenticated(token)
+    else:
+        limiter.refused(token)
 
 
 async def record_audit(

@@ -65,11 +65,16 @@ def encode_cursor(last_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str | None:
-    """The id inside a cursor, or None when the cursor was not made by `encode_cursor`."""
+    """The id inside a cursor, or None when the cursor was not made by `encode_cursor`: only
+    the exact text it makes is accepted (urlsafe_b64decode alone would skip characters outside
+    the alphabet, so `*` or `../` would decode to some id). A cursor is a position in a sorted
+    list, never a Redis key or pattern."""
+    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        last_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError):
         return None
+    return last_id if encode_cursor(last_id) == cursor else None
 
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from csms.protocol.enums import AuthorizationStatus
+from services.api.params import STATION_ID_PATTERN
 
 Protocol = Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
 TxState = Literal["active", "ended"]
@@ -149,12 +150,14 @@ class TransactionPage(BaseModel):
 # --- API security, station registration, id tokens -------------------------------------------
 
 RoleName = Literal["analyst", "operator", "admin"]
+# Registration checks the whole rule itself, to answer `invalid_station_id` (services.api.params
+# has the types that check it while parsing, for the ids that name an existing station).
 StationIdField = Annotated[
     str,
     Field(
         min_length=1,
         max_length=48,
-        pattern=r"^[A-Za-z0-9._:*+\-|@]+$",
+        pattern=STATION_ID_PATTERN,
         description="the station identity (last segment of its WebSocket URL)",
         examples=["CP-001"],
     ),
@@ -165,17 +168,32 @@ StationPassword = Annotated[
 ]
 
 
+# Bounds of a minted token's lifetime: under a minute is no use to anyone, and every token is
+# rotated at least yearly (ADR 0028).
+TOKEN_MIN_TTL_S = 60
+TOKEN_MAX_TTL_S = 366 * 24 * 3600
+
+
 class ApiTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["ci-reporting"])
     role: RoleName
+    expires_in_s: int | None = Field(
+        default=None,
+        ge=TOKEN_MIN_TTL_S,
+        le=TOKEN_MAX_TTL_S,
+        description="lifetime in seconds (60 s to 366 days); omitted: API_TOKEN_TTL_S (90 days)",
+        examples=[30 * 24 * 3600],
+    )
 
 
 class ApiTokenView(BaseModel):
     name: str
     role: RoleName
     created: IsoTime
+    expires: IsoTime = Field(default=None, description="when it stops working; null = never")
+    expired: bool = Field(default=False, description="true once `expires` has passed")
 
 
 class ApiTokenCreated(ApiTokenView):

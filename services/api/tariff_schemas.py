@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from csms.domain.tariffs import Tariff
+from services.api.params import StationIdBody
 from services.api.schemas import IsoTime
 from services.api.views import iso_ms
 
@@ -166,7 +167,7 @@ class TariffPushBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    station_id: str = Field(min_length=1, max_length=255, description="an OCPP 2.1 station")
+    station_id: StationIdBody = Field(description="an OCPP 2.1 station")
     evse_id: int = Field(default=0, ge=0, description="the EVSE; 0 = the whole station")
     version: int | None = Field(
         default=None, ge=1, description="the tariff version to send; default the latest"

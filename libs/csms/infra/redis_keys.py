@@ -87,8 +87,9 @@ def command(command_id: str) -> str:
 
 
 def api_token(digest: str) -> str:
-    """Hash: name, role (analyst/operator/admin), created_ms — one operator API bearer token,
-    keyed by the SHA-256 hex of the token (the token itself is never stored)."""
+    """Hash: name, role (analyst/operator/admin), created_ms, expires_ms ("0" = never) — one
+    operator API bearer token, keyed by the SHA-256 hex of the token (the token itself is never
+    stored)."""
     return f"{PREFIX}:apitoken:{digest}"
 
 

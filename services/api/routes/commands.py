@@ -24,10 +24,10 @@ from services.api.audit import redact
 from services.api.auth import Analyst, Operator
 from services.api.commands import RAW_CALL, CommandRecord, CommandService, failure_status
 from services.api.errors import ApiError, error_responses
+from services.api.params import StationIdPath as StationId
 
 router = APIRouter(tags=["commands"])
 
-StationId = Annotated[str, Path(min_length=1, max_length=255, description="station id")]
 RunAsync = Annotated[
     bool,
     Query(

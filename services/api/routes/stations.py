@@ -12,17 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, cast, get_args
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from redis.asyncio import Redis
 
 from csms.infra.station_registry import Registration, StationRegistry
-from csms.protocol.station_path import InvalidStationPath, station_id_from_path
+from csms.protocol.station_path import RESERVED_SUFFIXES, InvalidStationPath, station_id_from_path
 from csms.readmodels.stations import StationRecord
 from csms.security.passwords import WeakPassword
 from services.api.auth import AUTH_ERRORS, Admin, Analyst, record_audit
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import Limit, decode_cursor, encode_cursor, scan_page
+from services.api.params import StationIdPath as StationId
 from services.api.schemas import (
     DeviceModelView,
     Protocol,
@@ -51,7 +52,6 @@ RegistrationFilter = Annotated[
     RegistrationStatus | None, Query(description="only stations with this registration status")
 ]
 TextFilter = Annotated[str | None, Query(min_length=1, max_length=255)]
-StationId = Annotated[str, Path(min_length=1, max_length=255)]
 
 _REGISTRATION_STATUSES = frozenset(get_args(RegistrationStatus))
 
@@ -104,7 +104,10 @@ def _known_status(raw: object) -> RegistrationStatus | None:
 
 
 async def _listed_ids(store: ReadModelStore, registry: StationRegistry) -> list[str]:
-    return sorted(set(await store.station_ids()) | await registry.registered_ids())
+    ids = set(await store.station_ids()) | await registry.registered_ids()
+    # An id registered before such ids were refused would read another station's sub-keys
+    # (services/api/params.py): left out rather than failing the whole list.
+    return sorted(i for i in ids if not i.endswith(RESERVED_SUFFIXES))
 
 
 @router.get("", response_model=StationPage, responses=error_responses(*AUTH_ERRORS, 422, 503))

@@ -15,6 +15,8 @@ from services.api.auth import require
 from services.api.deps import Store
 from services.api.errors import ApiError, error_responses
 from services.api.pagination import Limit, scan_page
+from services.api.params import StationIdFilter as StationFilter
+from services.api.params import StationIdPath
 from services.api.schemas import TransactionPage, TransactionView, TxState
 from services.api.tariff_schemas import BillView
 
@@ -26,9 +28,6 @@ router = APIRouter(
 )
 
 Offset = Annotated[int, Query(ge=0, description="items to skip")]
-StationFilter = Annotated[
-    str | None, Query(min_length=1, max_length=255, description="only this station's")
-]
 StateFilter = Annotated[TxState | None, Query(description="only active or only ended ones")]
 PathId = Annotated[str, Path(min_length=1, max_length=255)]
 
@@ -76,7 +75,7 @@ async def list_transactions(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_transaction(
-    store: Store, station_id: PathId, transaction_id: PathId
+    store: Store, station_id: StationIdPath, transaction_id: PathId
 ) -> TransactionView:
     tx = await store.transaction(station_id, transaction_id)
     if tx is None:
@@ -93,7 +92,7 @@ async def get_transaction(
     response_model=BillView,
     responses=error_responses(401, 403, 404, 422, 503),
 )
-async def get_bill(request: Request, station_id: PathId, transaction_id: PathId) -> BillView:
+async def get_bill(request: Request, station_id: StationIdPath, transaction_id: PathId) -> BillView:
     """The transaction's bill as the billing processor priced it: `running` while it lasts
     (priced up to `priced_until_ms`), `final` once it ended. Money is decimal strings."""
     redis: Redis = request.app.state.redis

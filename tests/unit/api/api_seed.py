@@ -24,6 +24,16 @@ REDIS_URL = os.environ.get("CSMS_TEST_API_REDIS_URL", "redis://127.0.0.1:6379/11
 T0 = 1_738_324_800_000
 
 
+class Clock:
+    """A clock the test moves (epoch ms): `app.state.clock = clock`, `clock.now += 60_000`."""
+
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
 def station_fields(protocol: str, *, online: bool, last_seen: int, **extra: str) -> dict[str, str]:
     fields = {"protocol": protocol, "online": "1" if online else "0", "last_seen": str(last_seen)}
     fields.update(extra)

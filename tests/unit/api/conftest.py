@@ -27,7 +27,9 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def app(redis: Redis) -> FastAPI:
-    settings = Settings(redis_url=REDIS_URL, api_token=ADMIN_TOKEN)
+    # No rate limit: some tests send thousands of requests in seconds from one client
+    # (test_api_rate_limit.py builds its own limited app).
+    settings = Settings(redis_url=REDIS_URL, api_token=ADMIN_TOKEN, api_rate_limit_per_s=0)
     app = create_app(settings, redis=redis, audit=MemoryAudit())
     return app
 

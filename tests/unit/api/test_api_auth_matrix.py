@@ -1,6 +1,7 @@
 """Every operation of the API's OpenAPI document against every kind of caller, so a route added
-tomorrow is checked without a line here: no token, a malformed or foreign one, a revoked one
-(401 with the RFC 6750 challenge), a role below the route's (403), and its own role (through).
+tomorrow is checked without a line here: no token, a malformed or foreign one, a revoked or an
+expired one (401 with the RFC 6750 challenge), a role below the route's (403), and its own role
+(through).
 
 The roles follow one rule, stated here and checked on every route: reading is an analyst's,
 writing an operator's, and station registration and credentials and the API tokens an admin's.
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from csms.infra.api_tokens import ApiTokens, Role
-from tests.unit.api.api_seed import ADMIN_TOKEN
+from tests.unit.api.api_seed import ADMIN_TOKEN, T0, Clock
 from tests.unit.api.openapi_ops import fill, operations
 
 PUBLIC = {("get", "/health")}
@@ -35,10 +36,16 @@ def least_role(method: str, path: str) -> Role:
     return Role.ANALYST if method == "get" else Role.OPERATOR
 
 
-async def _status(client: httpx.AsyncClient, method: str, path: str, token: str | None) -> int:
+async def _answer(
+    client: httpx.AsyncClient, method: str, path: str, token: str | None
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     url = fill(path, itertools.repeat("CP-1"))
-    return (await client.request(method.upper(), url, headers=headers, json={})).status_code
+    return await client.request(method.upper(), url, headers=headers, json={})
+
+
+async def _status(client: httpx.AsyncClient, method: str, path: str, token: str | None) -> int:
+    return (await _answer(client, method, path, token)).status_code
 
 
 def test_only_health_is_public_in_the_document(app: FastAPI) -> None:
@@ -92,6 +99,23 @@ async def test_a_revoked_token_reaches_no_operation(
         for method, path, _ in operations(app)
         if (method, path) not in PUBLIC and await _status(anon, method, path, token) != 401
     ]
+    assert reached == []
+
+
+async def test_an_expired_token_reaches_no_operation(
+    app: FastAPI, anon: httpx.AsyncClient, redis: Redis
+) -> None:
+    app.state.clock = clock = Clock(T0)
+    token = (await ApiTokens(redis, clock).create("brief", Role.ADMIN, T0 + 60_000)).token
+    assert await _status(anon, "get", "/api/v1/stations", token) == 200
+    clock.now = T0 + 60_000  # the first millisecond it is no longer valid
+    reached = []
+    for method, path, _ in operations(app):
+        if (method, path) in PUBLIC:
+            continue
+        answer = await _answer(anon, method, path, token)
+        if answer.status_code != 401 or answer.json()["error"] != "token_expired":
+            reached.append(f"{method.upper()} {path}: {answer.status_code}")
     assert reached == []
 
 

@@ -17,7 +17,7 @@ from csms.domain.billing import Accrual, finish
 from csms.domain.tariffs import parse_tariff
 from csms.infra import redis_keys
 from csms.readmodels.tariffs import RedisTariffs as TariffStore
-from tests.unit.api.api_seed import T0, mint
+from tests.unit.api.api_seed import T0, Clock, mint
 from tests.unit.api.memory_audit import MemoryAudit
 from tests.unit.redis_db import flushed_redis
 
@@ -32,14 +32,6 @@ async def redis() -> AsyncIterator[Redis]:
     """Overrides the API fixtures' Redis: this module's own DB."""
     async with flushed_redis(REDIS_URL) as client:
         yield client
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture
