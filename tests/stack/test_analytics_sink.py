@@ -308,7 +308,12 @@ async def _check_http_endpoint(port: int, ev: Events) -> None:
             scratch = client.query(
                 "SELECT toUnixTimestamp64Milli(ts), station, kwh FROM scratch ORDER BY ts"
             ).result_rows
-            return rows, list(frames["kind"]), tx_state, scratch
+            # A large insert is streamed as many lz4 frames: every one must land (the endpoint
+            # once kept only the first, silently).
+            big = [[T0 + n, ST16, float(n)] for n in range(300_000)]
+            client.insert("scratch", big, column_names=["ts", "station", "kwh"])
+            landed = client.query("SELECT count(), sum(kwh) FROM scratch WHERE kwh >= 0")
+            return rows, list(frames["kind"]), tx_state, [*scratch, *landed.result_rows]
         finally:
             client.close()
 
@@ -316,4 +321,5 @@ async def _check_http_endpoint(port: int, ev: Events) -> None:
     assert rows == [(ev.te201.id, 0, 12.5), (ev.te201.id, 1, 7400.0)]
     assert kinds == ["connect", "call", "call"]
     assert tx_state == "ended"
-    assert scratch == [(T0, ST16, 1.5), (T0 + 1, ST201, None)]
+    everything = (300_001, 1.5 + sum(range(300_000)))  # the small insert's 1.5 row, and the big
+    assert scratch == [(T0, ST16, 1.5), (T0 + 1, ST201, None), everything]

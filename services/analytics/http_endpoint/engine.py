@@ -36,6 +36,12 @@ from services.analytics.http_endpoint.protocol import (
     split_insert,
     statement_keyword,
 )
+from services.analytics.http_endpoint.readonly_guard import (
+    FORMAT_QUERY,
+    TABLE_FUNCTIONS_QUERY,
+    check_statement,
+    forbidden_functions,
+)
 from services.analytics.http_endpoint.users import CHANGEABLE_IN_READONLY
 from services.analytics.native import UnsupportedType, reframe
 
@@ -100,6 +106,8 @@ class LocalEngine:
             line.split("\t", 1) for line in rows.bytes().decode().splitlines() if "\t" in line
         )
         self._known_settings = frozenset(self._defaults)
+        names = self._rw.conn.query(TABLE_FUNCTIONS_QUERY, "TabSeparated").bytes().decode()
+        self._forbidden = forbidden_functions(names.split())
         self.timezone = self._rw.conn.query("SELECT timezone()", "TabSeparated").bytes().decode()
         self.timezone = self.timezone.strip() or "UTC"
 
@@ -138,8 +146,10 @@ class LocalEngine:
         keyword = statement_keyword(sql)
         if not keyword:
             raise EndpointError(SYNTAX_ERROR, "Empty query")
-        check_readonly(request, keyword, sql)
+        check_readonly(request, keyword)
         handle = self._handle(request.readonly)
+        if request.readonly:
+            self._guard(handle, sql)
         handle.use(params.get("database") or "default")
         handle.apply(self._settings(params, readonly=request.readonly))
         bind = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
@@ -154,6 +164,19 @@ class LocalEngine:
             has_result = keyword in READ_ONLY_KEYWORDS
             fmt = output_format(sql, default_format) if has_result else ""
         return self._reply(result, fmt, query_id, revision)
+
+    def _guard(self, handle: _Handle, sql: bytes) -> None:
+        """A readonly user's statement: one, and reaching nothing beyond the tables."""
+        try:
+            text = sql.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise EndpointError(SYNTAX_ERROR, "the query is not valid UTF-8") from exc
+
+        def format_query(escaped: str) -> str:
+            result = handle.conn.query(FORMAT_QUERY, "TSVRaw", params={"q": escaped})
+            return str(result.bytes().decode())
+
+        check_statement(text, format_query, self._forbidden)
 
     def _insert_from_file(
         self, handle: _Handle, insert: InsertWithData, bind: dict[str, str]

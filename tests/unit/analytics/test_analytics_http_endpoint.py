@@ -95,6 +95,31 @@ def test_decode_body(encoding: str, encode: Callable[[bytes], bytes]) -> None:
     assert decode_body(encode(payload), encoding) == payload
 
 
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("lz4", lz4.frame.compress),
+        ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
+        ("gzip", gzip.compress),
+    ],
+)
+def test_a_body_of_several_frames_is_decoded_whole(
+    encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    """A streaming client compresses chunk by chunk: every frame counts, not only the first
+    (lz4 dropped all but the first, losing the rest of large inserts silently)."""
+    chunks = [bytes([65 + n]) * 70_000 for n in range(5)]
+    body = b"".join(encode(chunk) for chunk in chunks)
+    assert decode_body(body, encoding) == b"".join(chunks)
+
+
+def test_a_cut_lz4_body_is_an_error_not_a_shorter_insert() -> None:
+    whole = lz4.frame.compress(b"x" * 100_000) + lz4.frame.compress(b"y" * 100_000)
+    with pytest.raises(EndpointError) as cut:
+        decode_body(whole[:-10], "lz4")
+    assert cut.value.code == 271
+
+
 def test_decode_body_errors() -> None:
     with pytest.raises(EndpointError) as unknown:
         decode_body(b"x", "snappy")
