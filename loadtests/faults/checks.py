@@ -170,3 +170,16 @@ def _difference(live: Any, rebuilt: Any) -> dict[str, Any]:
         for name in sorted(set(before) | set(after))
         if before.get(name) != after.get(name)
     }
+
+
+async def check_everything(stack: LocalStack, record: FleetRecord, report: Report) -> None:
+    """The checks after a run, in order: sessions and bills, CALLs on Kafka once, frames in
+    ClickHouse once, then - with the stack stopped, as a replay refuses to run beside live
+    processors - the read models against a replay."""
+    report.connects, report.retries = record.connects, record.retries
+    await check_sessions(stack, record, report)
+    frames = await read_fleet_frames(stack, record)
+    check_calls(record, frames, report)
+    await check_clickhouse(stack, frames, report)
+    await stack.stop()
+    await check_replay(stack, report)

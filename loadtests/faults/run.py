@@ -14,14 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtests.faults.checks import (
-    check_calls,
-    check_clickhouse,
-    check_replay,
-    check_sessions,
-    read_fleet_frames,
-    session_problem,
-)
+from loadtests.faults.checks import check_everything, session_problem
 from loadtests.faults.infra import PrivateInfra
 from loadtests.faults.netem import add_loopback_delay, remove_loopback_delay
 from loadtests.faults.report import Recovery, Report
@@ -77,13 +70,7 @@ async def run_faults(
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DEADLINE_S)
-    report.connects, report.retries = record.connects, record.retries
-    await check_sessions(stack, record, report)
-    frames = await read_fleet_frames(stack, record)
-    check_calls(record, frames, report)
-    await check_clickhouse(stack, frames, report)
-    await stack.stop()
-    await check_replay(stack, report)
+    await check_everything(stack, record, report)
     return report
 
 

@@ -13,13 +13,7 @@ from typing import Any, TextIO
 import orjson
 
 from csms.settings import Settings, Topics
-from loadtests.faults.checks import (
-    check_calls,
-    check_clickhouse,
-    check_replay,
-    check_sessions,
-    read_fleet_frames,
-)
+from loadtests.faults.checks import check_everything
 from loadtests.faults.infra import PrivateInfra
 from loadtests.faults.report import Report
 from loadtests.faults.run import assign_tariff
@@ -98,13 +92,8 @@ async def _soak(cfg: SoakConfig, infra: PrivateInfra, stack: LocalStack) -> Soak
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DEADLINE_S)
         await swarm.stop_async(60)
-    checks = Report(connects=record.connects, retries=record.retries)
-    await check_sessions(stack, record, checks)
-    frames = await read_fleet_frames(stack, record)
-    check_calls(record, frames, checks)
-    await check_clickhouse(stack, frames, checks)
-    await stack.stop()
-    await check_replay(stack, checks)
+    checks = Report()
+    await check_everything(stack, record, checks)
     return SoakResult(samples, judge(samples, cfg.warmup_s), checks, _swarm_report(cfg),
                       watch.restarts)  # fmt: skip
 
