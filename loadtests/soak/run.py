@@ -144,13 +144,18 @@ def _swarm(cfg: SoakConfig, stack: LocalStack) -> ServiceProcess:
     """The bulk load: `swarm_chargers` raw chargers for the whole soak (stopped at its end)."""
     argv = [
         sys.executable, "-m", "loadtests.swarm", "--url", stack.gateway_url,
-        "--chargers", str(cfg.swarm_chargers), "--ramp", "120",
+        "--chargers", str(cfg.swarm_chargers), "--ramp", str(_ramp_s(cfg)),
         "--duration", str(cfg.hours * 3600.0 + DEADLINE_S * 2),
         "--heartbeat-interval", "120", "--meter-interval", "30",
         "--session", "1200", "--idle", "600", "--station-prefix", "SOAK",
         "--output", str(cfg.state / "swarm.json"),
     ]  # fmt: skip
     return ServiceProcess(argv, stack.env, cfg.state / "swarm.log")
+
+
+def _ramp_s(cfg: SoakConfig) -> float:
+    """Two minutes to start every charger, or a quarter of a shorter run."""
+    return min(120.0, cfg.hours * 3600.0 / 4)
 
 
 def _swarm_report(cfg: SoakConfig) -> dict[str, Any]:
