@@ -23,6 +23,7 @@ from loadtests.processes import ServiceProcess
 from loadtests.soak.analysis import Verdict, judge
 from loadtests.soak.sample import GroupLag, ProcessWatch, api_latencies, drain, latency_summary
 
+REPLAY_TIMEOUT_S = 3600.0
 API_PATHS = ("/api/v1/stations?limit=50", "/api/v1/transactions?limit=50", "/health")
 
 
@@ -93,7 +94,8 @@ async def _soak(cfg: SoakConfig, infra: PrivateInfra, stack: LocalStack) -> Soak
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DEADLINE_S)
         await swarm.stop_async(60)
     checks = Report()
-    await check_everything(stack, record, checks)
+    # Hours of frames to replay: the 2-hour soak's took more than the fault run's 180 s.
+    await check_everything(stack, record, checks, replay_timeout_s=REPLAY_TIMEOUT_S)
     return SoakResult(samples, judge(samples, cfg.warmup_s), checks, _swarm_report(cfg),
                       watch.restarts)  # fmt: skip
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from loadtests.faults import FAULTS, LocalStack, PrivateInfra, Recovery, Report, netem
+from loadtests.faults.checks import check_replay
 from loadtests.faults.run import check_faults, touched
 from loadtests.faults.stack import SERVICES
 from loadtests.processes import cancel_on_sigterm
@@ -90,3 +91,10 @@ def test_sigterm_cancels_the_run_so_its_cleanup_runs() -> None:
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(run())
     assert cleaned == ["stack stopped"]
+
+
+async def test_a_replay_that_outlasts_its_time_is_reported_not_raised(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path, "127.0.0.1:1", "redis://127.0.0.1:6379/5", 1000)
+    report = Report()
+    await check_replay(stack, report, timeout_s=0.001)  # no replay starts that fast
+    assert report.replay_differences == ["replay did not finish within 0 s"]
