@@ -16,9 +16,9 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
 
-from csms.protocol.station_path import RESERVED_SUFFIXES
+from csms.protocol.station_path import RESERVED_SUFFIXES, STATION_ID_CHARACTERS
 
-STATION_ID_PATTERN = r"^[A-Za-z0-9._:*+\-|@]+$"  # what the gateway admits (station_path)
+STATION_ID_PATTERN = f"^{STATION_ID_CHARACTERS}$"  # what the gateway admits
 _MAX = 255
 _DESCRIPTION = f"station id (not ending in {', '.join(RESERVED_SUFFIXES)})"
 

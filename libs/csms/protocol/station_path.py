@@ -10,7 +10,9 @@ import re
 from urllib.parse import unquote, urlsplit
 
 MAX_STATION_ID_LENGTH = 48  # OCPP 2.0.1 identity: at most 48 characters
-_ALLOWED = re.compile(r"[A-Za-z0-9._:*+\-|@]+")
+# The characters of a station id (a regular expression; the API's schemas anchor it).
+STATION_ID_CHARACTERS = r"[A-Za-z0-9._:*+\-|@]+"
+_ALLOWED = re.compile(STATION_ID_CHARACTERS)
 # The read models keep a station's sub-keys under its own key (csms.readmodels: `csms:station:<id>`
 # is its hash, `csms:station:<id>:connectors`, `:txs` and `:active_txs` its connectors and
 # transaction indexes). An id ending in one of these would name another station's sub-key
