@@ -33,7 +33,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help install venv up down status wipe test test-unit k8s compat image-check lint fmt bench chaos fuzz soak
+.PHONY: help install venv up down status wipe test test-unit k8s compat image-check image up-containers down-containers lint fmt bench chaos fuzz soak
 
 help: ## list the targets
 	@echo "usage: make <target>"
@@ -64,11 +64,14 @@ wipe: ## stop everything and delete the state folder (data, logs, jars)
 # and `make compat` (CI runs all three: .ci/run).
 test: install lint ## lint + types + layering, start Kafka + Redis, run the suite
 	@$(STACK) install nginx
+	@bash deploy/podman/image.sh background
 	@$(STACK) start kafka redis
 	$(call pytest,--ignore=tests/k8s -m "not compat")
 
-k8s: venv ## render every k8s/ overlay and validate it offline (builds kustomize + csms-crd-check)
+k8s: install ## validate every k8s/ overlay offline; build the image, play the dev overlay with podman
 	@$(STACK) install k8s
+	@$(STACK) start kafka redis
+	@bash deploy/podman/image.sh build
 	$(call pytest,tests/k8s)
 
 compat: install ## Grafana's ClickHouse Go client against the local endpoint (builds it with Go)
@@ -77,6 +80,15 @@ compat: install ## Grafana's ClickHouse Go client against the local endpoint (bu
 
 image-check: ## the image's runtime without Docker: locked install, pip check, imports, size
 	@bash deploy/docker/runtime_check.sh
+
+image: ## build the production image with podman (local Debian base, locked wheels; cached)
+	@bash deploy/podman/image.sh build
+
+up-containers: install ## the CSMS from its image: the dev overlay's pods (podman kube play)
+	@bash deploy/podman/stack.sh up
+
+down-containers: ## stop what `make up-containers` started (Kafka and Redis: make down)
+	@bash deploy/podman/stack.sh down
 
 chaos: install ## faults under load (kill -9, SIGSTOP, Kafka/Redis restarts), checks, .local/chaos.json
 	@mkdir -p .local

@@ -3,8 +3,9 @@
 # The local CSMS stack, nothing mocked: Apache Kafka (KRaft, one combined broker + controller, jars
 # from Maven Central), Redis (the OS package) and the CSMS services (`csms up`).
 #
-#   stack.sh install [python|redis|kafka|nginx|k8s ...] default: the first three; each skipped
-#                          when done (nginx: the TLS edge test; k8s: kustomize, csms-crd-check)
+#   stack.sh install [python|redis|kafka|nginx|k8s|kustomize|podman ...] default: the first three; skipped
+#                          when done (nginx: the TLS edge test; k8s: kustomize, csms-crd-check;
+#                          podman: podman, runc, debootstrap for deploy/podman)
 #   stack.sh start   [kafka|redis|csms|all ...]  default: all; already running is fine
 #   stack.sh stop    [csms|kafka|redis|all ...]  default: all; not running is fine
 #   stack.sh wait    [kafka|redis|csms|all ...]  wait until healthy, start nothing

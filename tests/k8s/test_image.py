@@ -55,7 +55,8 @@ def test_multi_stage_build_on_a_pinned_base() -> None:
         "--platform=linux/amd64 ${PYTHON_IMAGE} AS build",
         "--platform=linux/amd64 ${PYTHON_IMAGE} AS runtime",
     ]
-    runtime = steps[[op for op, _ in steps].index("FROM", 2) :]
+    froms = [i for i, (op, _) in enumerate(steps) if op == "FROM"]
+    runtime = steps[froms[1] :]
     # Only the virtualenv crosses into the runtime stage: no compilers, no build tools.
     assert [args for op, args in runtime if op == "COPY"] == ["--from=build /opt/csms /opt/csms"]
 

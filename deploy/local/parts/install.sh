@@ -122,6 +122,16 @@ install_nginx() {
     as_root nginx -s quit >/dev/null 2>&1 || true
 }
 
+# The container engine of `make image` / `make up-containers` (deploy/podman): Debian's podman
+# with runc (crun refuses this machine's hybrid cgroups) and debootstrap for the local base image.
+install_podman() {
+    if command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null; then
+        skip_note "podman: $(command -v podman) present"
+        return 0
+    fi
+    apt_install podman runc debootstrap
+}
+
 install_k8s() {
     install_kustomize
     install_schema_check
@@ -135,13 +145,15 @@ cmd_install() {
             redis) install_redis ;;
             kafka) install_kafka ;;
             k8s) install_k8s ;;
+            kustomize) install_kustomize ;;
             nginx) install_nginx ;;
+            podman) install_podman ;;
             all)
                 install_python
                 install_redis
                 install_kafka
                 ;;
-            *) die "install: unknown component '$what' (python|redis|kafka|k8s|nginx|all)" ;;
+            *) die "install: unknown component '$what' (python|redis|kafka|k8s|kustomize|nginx|podman|all)" ;;
         esac
     done
 }
