@@ -16,12 +16,18 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/base.sh"
 # were resolved for, so the same files and hashes): the build then reaches no index.
 download_wheels() {
     local wheels="$PODMAN_STATE/wheels" python=${CSMS_PYTHON:-$REPO_ROOT/.venv/bin/python}
+    local locks="$REPO_ROOT/deploy/docker/requirements.lock $REPO_ROOT/deploy/docker/build-requirements.lock"
+    local digest
+    # shellcheck disable=SC2086 # two paths
+    digest=$(cat $locks | sha256sum | cut -c1-16)
+    [ -f "$wheels/.locks-$digest" ] && return 0
     [ -x "$python" ] || python=python3.11
     mkdir -p "$wheels"
     for lock in requirements.lock build-requirements.lock; do
         "$python" -m pip download -q --disable-pip-version-check --require-hashes \
             --only-binary=:all: --no-deps -d "$wheels" -r "$REPO_ROOT/deploy/docker/$lock"
     done
+    touch "$wheels/.locks-$digest"
 }
 
 build() {
@@ -43,8 +49,8 @@ build() {
     log "podman build $IMAGE on $base"
     podman build "${args[@]}" --build-arg "PYTHON_IMAGE=$base" --layers "$REPO_ROOT" \
         >"$PODMAN_STATE/build.log" 2>&1 || { tail -30 "$PODMAN_STATE/build.log" >&2; return 1; }
-    # Dangling layers of earlier builds are dropped; the cache of this one stays.
-    podman image prune -f >/dev/null
+    # No prune here: the build stage's layers are untagged, and pruning them is dropping the
+    # cache. Old layers go with `podman image prune` (docs/kubernetes.md, "Image").
     local ms=$((($(date +%s%N) - started) / 1000000))
     printf '{"image": "%s", "base": "%s", "seconds": %d.%03d}\n' "$IMAGE" "$base" \
         $((ms / 1000)) $((ms % 1000)) \
