@@ -28,8 +28,8 @@ from loadtests.charger_sessions import SessionReport, session_16, session_201
 
 PODMAN = PROJECT_ROOT / "deploy" / "podman"
 STATE = LOCAL_STATE_DIR / "podman"
-PORT_BASE = 29920  # gateway, api, analytics, processors; 29924 the ClickHouse server
-REDIS_DB = 12
+PORT_BASE = 29920  # gateway, api, analytics, processors; + 4 ClickHouse, + 5 Redis
+REDIS_PORT = PORT_BASE + 5  # a Redis of its own: the suite's uses all 16 databases
 DEPLOYMENTS = ("csms-analytics", "csms-api", "csms-gateway", "csms-processors")
 
 
@@ -59,13 +59,35 @@ def inspect(deployment: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def containers() -> Iterator[Containers]:
-    redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
+def redis_url() -> Iterator[str]:
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{REDIS_PORT}/0"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.fixture(scope="module")
+def containers(redis_url: str) -> Iterator[Containers]:
     env = {
         **os.environ,
         "CONTAINERS_PORT_BASE": str(PORT_BASE),
         "CLICKHOUSE_SERVER_PORT": str(PORT_BASE + 4),
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "REDIS_URL": redis_url,
         "CSMS_TOPIC_PREFIX": f"containers-{uuid.uuid4().hex[:8]}.",
     }
     env.pop("KAFKA_BOOTSTRAP", None)  # the host's Kafka, started (or found) by stack.sh
