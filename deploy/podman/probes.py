@@ -89,9 +89,19 @@ def start_times(play: Path) -> dict[str, float]:
         name = container_name(play, deployment)
         subprocess.run(["podman", "stop", "-t", "30", name], check=True, capture_output=True)
         started = time.monotonic()
-        subprocess.run(["podman", "start", name], check=True, capture_output=True)
+        _start(name)
         times[deployment] = wait_ok(urls["readinessProbe"], started)
     return times
+
+
+def _start(name: str) -> None:
+    """`podman start`, again if the stop has not settled yet (podman then answers 125)."""
+    for attempt in range(5):
+        done = subprocess.run(["podman", "start", name], check=False, capture_output=True)
+        if done.returncode == 0:
+            return
+        time.sleep(0.2 * (attempt + 1))
+    raise RuntimeError(f"podman start {name}: {done.stderr.decode(errors='replace')}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,10 @@ up() {
     ensure_podman
     podman image exists "$IMAGE" || bash "$PODMAN_DIR/image.sh" build
     bash "$REPO_ROOT/deploy/local/stack.sh" install kustomize >/dev/null
-    [ -n "${KAFKA_BOOTSTRAP:-}" ] || bash "$REPO_ROOT/deploy/local/stack.sh" start kafka redis >/dev/null
+    # The host's Kafka and Redis (already running is fine), unless pointed at others.
+    case "${KAFKA_BOOTSTRAP:-127.0.0.1:9092}" in
+        127.0.0.1:9092 | localhost:9092) bash "$REPO_ROOT/deploy/local/stack.sh" start kafka redis >/dev/null ;;
+    esac
     mkdir -p "$PODMAN_STATE"
     "$PY" "$PODMAN_DIR/kube.py" --out "$PLAY" --secret-out "$SECRET" --image "$IMAGE" \
         --kafka "${KAFKA_BOOTSTRAP:-127.0.0.1:9092}" \

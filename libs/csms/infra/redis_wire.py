@@ -22,6 +22,8 @@ from redis.exceptions import NoScriptError, ResponseError
 
 WireArg = str | bytes | int | float
 WireCommand = Sequence[WireArg]
+# A change as redis-py's method call: (name, args, kwargs), e.g. ("hset", (key,), {"mapping": m}).
+Command = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 _MULTI = hiredis.pack_command(("MULTI",))
 _EXEC = hiredis.pack_command(("EXEC",))
@@ -147,3 +149,33 @@ async def apply_atomically(redis: Redis, commands: Sequence[WireCommand]) -> Non
         await run_commands(redis, [call])
     except NoScriptError:
         await run_commands(redis, [["SCRIPT", "LOAD", _APPLY], call])
+
+
+# SET's options as redis-py names them -> their words on the wire.
+_SET_OPTIONS = {"ex": "EX", "px": "PX"}
+
+
+def wire(command: Command) -> list[WireArg]:
+    """A logged change as the words Redis reads (the same command redis-py would send)."""
+    name, args, kwargs = command
+    if name == "set":
+        out: list[WireArg] = ["SET", *args]
+        for option, value in kwargs.items():
+            if value is not None:
+                out += [_SET_OPTIONS[option], int(value)]
+        return out
+    if name == "hset":
+        flat: list[WireArg] = ["HSET", *args]
+        for field_name, value in kwargs["mapping"].items():
+            flat += [field_name, value]
+        return flat
+    if name == "zadd":
+        key, scores = args
+        flat = ["ZADD", key]
+        for member, score in scores.items():
+            flat += [score, member]
+        return flat
+    return [_WORDS[name], *args]
+
+
+_WORDS = {"delete": "DEL", "sadd": "SADD", "srem": "SREM", "zrem": "ZREM"}

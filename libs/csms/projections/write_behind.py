@@ -23,6 +23,9 @@ The copy is bounded: when it holds more than `max_keys` keys, a flush evicts eve
 The next eviction waits for `max_keys / 2` more keys: memory stays within the working set plus
 about `max_keys` keys, and a working set above `max_keys` is not scanned at every batch (a soak
 found the copy growing with every transaction folded, ≈ 160 MiB/h at 3,000 stations).
+Keys whose life ended (a transaction ended, a bill issued: `retire`) leave at the flush that
+writes them: otherwise each agent's copy held every session of the last `max_keys` keys, with
+their meter readings (a second soak: ≈ 9,000 ended transactions and bills after an hour).
 """
 
 from __future__ import annotations
@@ -35,9 +38,7 @@ from typing import Any, TypeVar, cast
 from redis.asyncio import Redis
 
 from csms.infra.memory_redis import MemoryPipeline, MemoryRedis
-from csms.infra.redis_wire import WireArg, apply_atomically, run_commands
-
-Command = tuple[str, tuple[Any, ...], dict[str, Any]]
+from csms.infra.redis_wire import Command, WireArg, apply_atomically, run_commands, wire
 
 T = TypeVar("T")
 
@@ -59,6 +60,7 @@ class WriteBehindRedis:
         self._objects: dict[str, Any] = {}  # decoded values (get_object / set_object)
         self._unencoded: dict[str, _Lazy] = {}  # objects set since memory last had their text
         self._unencoded_hashes: dict[str, _LazyFields] = {}  # the same for hash objects
+        self._retired: set[str] = set()  # keys to forget once their writes are in Redis
         self._lock = asyncio.Lock()  # one flush or miss-load at a time
         self.flushes = 0
         self.misses = 0
@@ -184,6 +186,12 @@ class WriteBehindRedis:
         self._ops_of(key).scores.update(dict.fromkeys(map(str, members)))
         return 0
 
+    def retire(self, key: str) -> None:
+        """The key's life ended (a transaction ended, a bill was issued): forget it at the next
+        flush that writes its changes, instead of holding it until an eviction. A later read
+        (a late or repeated event) loads it again."""
+        self._retired.add(key)
+
     def pipeline(self, transaction: bool = True) -> MemoryPipeline:
         """Commands queued, then run here in order: atomic, since nothing else runs between."""
         return MemoryPipeline(self)
@@ -211,6 +219,7 @@ class WriteBehindRedis:
         self._objects.clear()
         self._unencoded.clear()
         self._unencoded_hashes.clear()
+        self._retired.clear()
 
     async def _flush_locked(self) -> int:
         ops, self._ops = self._ops, {}
@@ -225,9 +234,22 @@ class WriteBehindRedis:
             self._ops = ops
             raise
         self.flushes += 1
+        await self._forget_retired()
         if len(self._loaded) > self._evict_above:
             await self._evict_unused()
         return len(commands)
+
+    async def _forget_retired(self) -> None:
+        """Drop the retired keys now in Redis (one written again meanwhile waits for its flush)."""
+        gone = {key for key in self._retired if key not in self._ops}
+        if not gone:
+            return
+        self._retired -= gone
+        await self._mem.delete(*gone)
+        self._loaded -= gone
+        self._used -= gone
+        for key in gone:
+            self._forget_object(key)
 
     async def _evict_unused(self) -> None:
         """Forget every key not used since the last eviction (none has unflushed writes: a
@@ -454,36 +476,6 @@ class _KeyChanges:
         if gone:
             out.append(("zrem", (key, *gone), {}))
         return out
-
-
-# SET's options as redis-py names them -> their words on the wire.
-_SET_OPTIONS = {"ex": "EX", "px": "PX"}
-
-
-def wire(command: Command) -> list[WireArg]:
-    """A logged change as the words Redis reads (the same command redis-py would send)."""
-    name, args, kwargs = command
-    if name == "set":
-        out: list[WireArg] = ["SET", *args]
-        for option, value in kwargs.items():
-            if value is not None:
-                out += [_SET_OPTIONS[option], int(value)]
-        return out
-    if name == "hset":
-        flat: list[WireArg] = ["HSET", *args]
-        for field_name, value in kwargs["mapping"].items():
-            flat += [field_name, value]
-        return flat
-    if name == "zadd":
-        key, scores = args
-        flat = ["ZADD", key]
-        for member, score in scores.items():
-            flat += [score, member]
-        return flat
-    return [_WORDS[name], *args]
-
-
-_WORDS = {"delete": "DEL", "sadd": "SADD", "srem": "SREM", "zrem": "ZREM"}
 
 
 # The commands that load a key whole, per type (a string keeps its TTL).

@@ -77,6 +77,8 @@ class ObjectCache(Protocol):
         self, key: str, value: Any, to_fields: Callable[[Any], Mapping[str, str]]
     ) -> None: ...
 
+    def retire(self, key: str) -> None: ...
+
 
 def object_cache(redis: object) -> ObjectCache | None:
     """The client's object cache when it keeps one (asked once, when a store is built: the type

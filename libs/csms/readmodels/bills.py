@@ -108,6 +108,8 @@ class RedisBills(RedisReadModel):
 
     async def save_bill(self, key: str, state: dict[str, Any]) -> None:
         await save_object(self._redis, self._cache, bill_key(key), state, encode_bill_state)
+        if self._cache is not None and state.get("ended"):
+            self._cache.retire(bill_key(key))  # issued: not needed in memory after this batch
 
     async def load_checkpoint(self, key: str) -> dict[str, Any] | None:
         raw = await self._redis.get(checkpoint_key(key))

@@ -216,6 +216,8 @@ class RedisTransactions(RedisReadModel):
             self._cache.set_object(transaction_key(tx.key), tx, encode_transaction)
             for name, args in _index_writes(tx, previous):
                 await getattr(self._redis, name)(*args)
+            if tx.state != ACTIVE:  # ended: not needed in memory after this batch
+                self._cache.retire(transaction_key(tx.key))
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(transaction_key(tx.key), encode_transaction(tx))

@@ -13,8 +13,14 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from csms.infra.redis_wire import apply_atomically, multi_exec, pack_transaction, script_arguments
-from csms.projections.write_behind import Command, wire
+from csms.infra.redis_wire import (
+    Command,
+    apply_atomically,
+    multi_exec,
+    pack_transaction,
+    script_arguments,
+    wire,
+)
 from tests.unit.redis_db import flushed_redis
 
 BASE = os.environ.get("CSMS_TEST_REDIS_BASE", "redis://127.0.0.1:6379")
