@@ -16,7 +16,7 @@ from csms.infra.redis_dump import snapshot
 from csms.projections.device_models import RedisDeviceModelStore
 from csms.projections.inference import RedisInferenceStore
 from csms.projections.pipeline import Processors, prefetch_stations
-from csms.projections.stores import RedisStationStore, RedisTransactionStore
+from csms.projections.stores import RedisStationStore, RedisTransactionStore, as_redis
 from csms.projections.write_behind import WriteBehindRedis
 from csms.readmodels.bills import RedisBills
 from csms.settings import Topics
@@ -318,7 +318,7 @@ async def test_the_stores_retire_ended_transactions_and_issued_bills(behind: Red
     await cache.flush()
     assert await store.load("CP/1") == ended
     assert cache.misses == misses + 1  # ended: loaded again from Redis, once
-    bills = RedisBills(cache)
+    bills = RedisBills(as_redis(cache))
     await bills.save_bill("CP/1", {"station": "CP", "ended": False})
     await bills.save_bill("CP/2", {"station": "CP", "ended": True})
     await cache.flush()
