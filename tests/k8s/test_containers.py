@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ import websockets
 
 from csms.settings import LOCAL_STATE_DIR, PROJECT_ROOT
 from loadtests.charger_sessions import SessionReport, session_16, session_201
+from tests.stack.sink_helpers import settled
 
 PODMAN = PROJECT_ROOT / "deploy" / "podman"
 STATE = LOCAL_STATE_DIR / "podman"
@@ -105,17 +106,6 @@ def containers(redis_url: str) -> Iterator[Containers]:
         subprocess.run(["bash", script, "down"], check=False, capture_output=True, env=env)
 
 
-async def eventually(probe: Callable[[], Any], expected: Any, within_s: float = 90) -> Any:
-    deadline = time.monotonic() + within_s
-    value = None
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value == expected:
-            return value
-        await asyncio.sleep(0.3)
-    return value
-
-
 def test_every_service_runs_with_the_manifests_security_context(containers: Containers) -> None:
     for deployment in DEPLOYMENTS:
         facts = inspect(deployment)
@@ -183,14 +173,14 @@ async def test_a_16_and_a_201_charger_reach_the_api_and_clickhouse(
                 return [(t["transaction_id"], t["state"], t["energy_wh"]) for t in items]
 
             expected = [(report.transaction_id, "ended", report.energy_wh)]
-            assert await eventually(ended, expected) == expected
+            assert await settled(ended, expected) == expected
 
             async def rows(station: str = station) -> int:
                 query = f"SELECT count() FROM meter_values FINAL WHERE station = '{station}'"
                 answer = await clickhouse.get("/", params={"query": query})
                 return int(answer.text.strip() or 0)
 
-            assert await eventually(rows, report.samples) == report.samples
+            assert await settled(rows, report.samples) == report.samples
         station_201 = next(s for s, r in sessions.items() if r.proto == "ocpp2.0.1")
         view = (await api.get(f"/api/v1/stations/{station_201}")).json()
         assert (view["protocol"], view["vendor"]) == ("ocpp2.0.1", "VendorB")

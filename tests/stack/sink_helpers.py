@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,19 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not reached: {what}")
         await asyncio.sleep(0.1)
+
+
+async def settled(probe: Callable[[], Awaitable[Any]], expected: Any, within_s: float = 60) -> Any:
+    """`probe()`'s value once it equals `expected`, or its last value after `within_s` (the
+    caller asserts, so a failure shows what was there)."""
+    deadline = time.monotonic() + within_s
+    value = None
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value == expected:
+            return value
+        await asyncio.sleep(0.3)
+    return value
 
 
 def in_process(service: AnalyticsService) -> Query:

@@ -4,8 +4,6 @@ and analytics sink -> Redis, ClickHouse -> operator API and ClickHouse's HTTP in
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 
 from loadtests.charger_sessions import SessionReport, session_16, session_201
 from tests.stack.conftest import Stack
+from tests.stack.sink_helpers import settled
 
 GATEWAYS = {"gw-e2e-1", "gw-e2e-2"}  # `csms up` runs GATEWAY_PROCESSES=2 here (conftest)
 
@@ -26,17 +25,6 @@ async def sessions(stack: Stack) -> dict[str, SessionReport]:
     url = f"{stack.gateway_url}/ocpp"
     r16, r201 = await asyncio.gather(session_16(url, "CP-1"), session_201(url, "CP-2"))
     return {"CP-1": r16, "CP-2": r201}
-
-
-async def _eventually(probe: Callable[[], Any], expected: Any, within_s: float = 60) -> Any:
-    deadline = time.monotonic() + within_s
-    value = None
-    while time.monotonic() < deadline:
-        value = await probe()
-        if value == expected:
-            return value
-        await asyncio.sleep(0.3)
-    return value
 
 
 async def test_every_frame_is_in_kafka_in_order_with_the_envelope(
@@ -76,7 +64,7 @@ async def test_meter_values_are_queryable_in_clickhouse(
 
         for station, report in sessions.items():
             # 1.6 StopTransaction carries no transactionData here, so rows = samples sent.
-            assert await _eventually(partial(count, station), report.samples) == report.samples
+            assert await settled(partial(count, station), report.samples) == report.samples
         q = (
             "SELECT max(value) FROM meter_values FINAL WHERE station = 'CP-1' "
             "AND measurand = 'Energy.Active.Import.Register' FORMAT JSONEachRow"
@@ -111,7 +99,7 @@ async def test_transactions_are_served_by_the_api_with_their_energy(
                 return [(t["transaction_id"], t["state"], t["energy_wh"]) for t in items]
 
             expected = [(report.transaction_id, "ended", report.energy_wh)]
-            assert await _eventually(ended, expected) == expected
+            assert await settled(ended, expected) == expected
 
 
 async def test_stations_are_served_with_protocol_and_status(
@@ -126,8 +114,8 @@ async def test_stations_are_served_with_protocol_and_status(
             body = resp.json()
             return (body["protocol"], body["online"], body["vendor"])
 
-        assert await _eventually(lambda: station_view("CP-1"), ("ocpp1.6", False, "VendorA"))
-        assert await _eventually(lambda: station_view("CP-2"), ("ocpp2.0.1", False, "VendorB"))
+        assert await settled(lambda: station_view("CP-1"), ("ocpp1.6", False, "VendorA"))
+        assert await settled(lambda: station_view("CP-2"), ("ocpp2.0.1", False, "VendorB"))
         listing = (await api.get("/api/v1/stations")).json()
         assert {"CP-1", "CP-2"} <= {s["id"] for s in listing["items"]}
         missing = await api.get("/api/v1/stations/NOPE")
@@ -156,14 +144,14 @@ async def test_transactions_and_status_history_land_in_clickhouse(
                     "proto": report.proto,
                 }
             ]
-            assert await _eventually(partial(rows, q), expected) == expected
+            assert await settled(partial(rows, q), expected) == expected
         q = (
             "SELECT status FROM status_events FINAL WHERE station = 'CP-1' AND evse = 1 "
             "ORDER BY ts, event_id"
         )
         expected_statuses = [{"status": s} for s in ("Available", "Preparing", "Charging")]
-        history = await _eventually(lambda: rows(q), [*expected_statuses, {"status": "Available"}])
+        history = await settled(lambda: rows(q), [*expected_statuses, {"status": "Available"}])
         assert [r["status"] for r in history] == ["Available", "Preparing", "Charging", "Available"]
         q = "SELECT count() AS n FROM ocpp_frames FINAL WHERE station IN ('CP-1', 'CP-2')"
         frames = 4 + 2 * sum(len(r.calls) for r in sessions.values())
-        assert await _eventually(lambda: rows(q), [{"n": frames}]) == [{"n": frames}]
+        assert await settled(lambda: rows(q), [{"n": frames}]) == [{"n": frames}]
